@@ -1,0 +1,5 @@
+"""``python -m dedup``."""
+
+from dedup.cli.main import main
+
+main()

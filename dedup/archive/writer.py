@@ -1,0 +1,196 @@
+"""Commit batches of fingerprinted inputs: one transaction per batch, never half a batch."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from dedup.archive.db import Archive
+from dedup.config import Settings
+from dedup.fingerprint.signature import band_keys, from_blob, merge, minhash, to_blob
+from dedup.records import Instance, Quarantined, QuarantineReason
+
+#: Quarantine reasons that depend on the environment, not the bytes: retried every run.
+_RETRY = frozenset({QuarantineReason.UNREADABLE})
+
+
+@dataclass(slots=True)
+class BatchCounts:
+    """What one committed batch changed."""
+
+    instances: int = 0
+    bytes: int = 0
+    recognised: int = 0
+    quarantined: int = 0
+    studies: set[str] = field(default_factory=set)
+    series: set[str] = field(default_factory=set)
+    reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def commit_batch(archive: Archive, run_id: int, results: list[Instance | Quarantined],
+                 settings: Settings, *, skipped: int = 0) -> BatchCounts:
+    """Write one batch and the run's counters in a single transaction.
+
+    Inputs whose file hash or SOP Instance UID is already archived become copies of the
+    existing instance; a known UID with other pixels is quarantined as a UID conflict.
+    """
+    instances = _unique([r for r in results if isinstance(r, Instance)])
+    quarantined = [r for r in results if isinstance(r, Quarantined)]
+    new, copies, conflicts = _classify(archive, instances)
+    quarantined += conflicts
+    counts = _counts(new, copies, quarantined)
+    _register(archive, run_id, new, copies, quarantined)
+    try:
+        with archive.transaction():
+            archive.script("commit_batch")
+            _update_signatures(archive, new, settings)
+            archive.execute(
+                "UPDATE runs SET files = files + ?, instances = instances + ?, "
+                "bytes = bytes + ?, recognised = recognised + ?, quarantined = quarantined + ?, "
+                "skipped = skipped + ? WHERE run_id = ?",
+                [len(results) + skipped, counts.instances, counts.bytes, counts.recognised,
+                 counts.quarantined, skipped, run_id])
+    finally:
+        for view in ("batch_new", "batch_copies", "batch_quarantine"):
+            archive.unregister(view)
+    return counts
+
+
+def _unique(instances: list[Instance]) -> list[Instance]:
+    seen: set[str] = set()
+    out = []
+    for inst in instances:
+        if inst.location.key not in seen:
+            seen.add(inst.location.key)
+            out.append(inst)
+    return out
+
+
+def _classify(archive: Archive, instances: list[Instance]
+              ) -> tuple[list[Instance], list[Instance], list[Quarantined]]:
+    """Split into new instances, copies of archived ones, and UID conflicts."""
+    if not instances:
+        return [], [], []
+    keys = pl.DataFrame({"sop_uid": [i.sop_uid for i in instances],
+                         "file_hash": [i.file_hash for i in instances]},
+                        schema={"sop_uid": pl.String, "file_hash": pl.Binary})
+    archive.register("batch_keys", keys)
+    try:
+        by_uid = {r[0]: r[1] for r in archive.query(
+            "SELECT sop_uid, pixel_hash FROM instances "
+            "WHERE sop_uid IN (SELECT sop_uid FROM batch_keys)").iter_rows()}
+        by_hash = {r[0] for r in archive.query(
+            "SELECT DISTINCT file_hash FROM files WHERE instance_key IS NOT NULL "
+            "AND file_hash IN (SELECT file_hash FROM batch_keys)").iter_rows()}
+    finally:
+        archive.unregister("batch_keys")
+    new, copies, conflicts = [], [], []
+    batch_uids: dict[str, Instance] = {}
+    for inst in instances:
+        first = batch_uids.get(inst.sop_uid)
+        if inst.file_hash in by_hash:
+            copies.append(inst)
+        elif inst.sop_uid in by_uid or first is not None:
+            known_pixels = by_uid[inst.sop_uid] if first is None else first.pixel_hash
+            if known_pixels != inst.pixel_hash:
+                conflicts.append(Quarantined(inst.location, QuarantineReason.UID_CONFLICT,
+                                             "SOP Instance UID archived with other pixel data"))
+            else:
+                copies.append(inst)
+        else:
+            batch_uids[inst.sop_uid] = inst
+            new.append(inst)
+    return new, copies, conflicts
+
+
+def _register(archive: Archive, run_id: int, new: list[Instance],
+              copies: list[Instance], quarantined: list[Quarantined]) -> None:
+    rows = [_instance_row(i, n) for n, i in enumerate(new)]
+    archive.register("batch_new", pl.DataFrame(rows, schema=_NEW_SCHEMA).with_columns(
+        run_id=pl.lit(run_id, pl.Int64)))
+    archive.register("batch_copies", pl.DataFrame(
+        [{"location": i.location.key, "size": i.location.size, "mtime": i.location.mtime,
+          "file_hash": i.file_hash, "sop_uid": i.sop_uid} for i in copies],
+        schema={"location": pl.String, "size": pl.Int64, "mtime": pl.Float64,
+                "file_hash": pl.Binary, "sop_uid": pl.String},
+    ).with_columns(run_id=pl.lit(run_id, pl.Int64)))
+    unique_q = {(q.location.key, q.reason.value): q for q in quarantined}
+    archive.register("batch_quarantine", pl.DataFrame(
+        [{"location": loc, "reason": reason, "detail": q.detail, "size": q.location.size,
+          "mtime": q.location.mtime, "remember": q.reason not in _RETRY}
+         for (loc, reason), q in unique_q.items()],
+        schema={"location": pl.String, "reason": pl.String, "detail": pl.String,
+                "size": pl.Int64, "mtime": pl.Float64, "remember": pl.Boolean},
+    ).with_columns(run_id=pl.lit(run_id, pl.Int64)))
+
+
+_NEW_SCHEMA = {
+    "ord": pl.Int64, "location": pl.String, "size": pl.Int64, "mtime": pl.Float64,
+    "file_hash": pl.Binary, "sop_uid": pl.String, "sop_class_uid": pl.String,
+    "study_uid": pl.String, "series_uid": pl.String, "transfer_syntax": pl.String,
+    "issuer": pl.String, "patient_id": pl.String, "patient_name": pl.String,
+    "birth_date": pl.String, "sex": pl.String, "institution": pl.String,
+    "study_date": pl.String, "study_time": pl.String, "accession": pl.String,
+    "study_description": pl.String, "procedure_code": pl.String, "modality": pl.String,
+    "body_part": pl.String, "series_number": pl.Int32, "series_description": pl.String,
+    "instance_number": pl.Int32, "rows": pl.Int32, "columns": pl.Int32, "frames": pl.Int32,
+    "pixel_hash": pl.Binary, "phash": pl.Binary,
+}
+
+
+def _instance_row(inst: Instance, ordinal: int) -> dict[str, object]:
+    row: dict[str, object] = {name: getattr(inst, name, None) for name in _NEW_SCHEMA}
+    row.update(ord=ordinal, location=inst.location.key, size=inst.location.size,
+               mtime=inst.location.mtime)
+    return row
+
+
+def _update_signatures(archive: Archive, new: list[Instance], settings: Settings) -> None:
+    """Merge the batch's tokens and pixel hashes into each touched study's signatures."""
+    if not new:
+        return
+    tokens: dict[str, dict[str, set[bytes]]] = defaultdict(lambda: {"header": set(),
+                                                                    "pixel": set()})
+    for inst in new:
+        tokens[inst.study_uid]["header"].update(t.encode() for t in inst.tokens)
+        if inst.pixel_hash is not None:
+            tokens[inst.study_uid]["pixel"].add(inst.pixel_hash)
+    keys = dict(archive.query("SELECT study_uid, study_key FROM studies WHERE study_uid IN "
+                              "(SELECT DISTINCT study_uid FROM batch_new)").iter_rows())
+    old = {(k, kind): from_blob(sig) for k, kind, sig in archive.query(
+        "SELECT study_key, kind, signature FROM fingerprints WHERE study_key IN "
+        "(SELECT s.study_key FROM studies AS s JOIN batch_new USING (study_uid))").iter_rows()}
+    sigs, bands = [], []
+    for uid, kinds in tokens.items():
+        for kind, values in kinds.items():
+            sig = merge(old.get((keys[uid], kind)), minhash(values, settings.num_perm))
+            sigs.append({"study_key": keys[uid], "kind": kind, "signature": to_blob(sig)})
+            bands += [{"study_key": keys[uid], "kind": kind, "band": b, "band_key": key}
+                      for b, key in enumerate(band_keys(sig, settings.lsh_bands))]
+    _replace_rows(archive, "fingerprints", pl.DataFrame(sigs, schema={
+        "study_key": pl.Int64, "kind": pl.String, "signature": pl.Binary}))
+    _replace_rows(archive, "lsh_bands", pl.DataFrame(bands, schema={
+        "study_key": pl.Int64, "kind": pl.String, "band": pl.Int16, "band_key": pl.Int64}))
+
+
+def _replace_rows(archive: Archive, table: str, frame: pl.DataFrame) -> None:
+    archive.register("batch_rows", frame)
+    try:
+        archive.execute(f"DELETE FROM {table} WHERE study_key IN "
+                        "(SELECT DISTINCT study_key FROM batch_rows)")
+        archive.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch_rows")
+    finally:
+        archive.unregister("batch_rows")
+
+
+def _counts(new: list[Instance], copies: list[Instance],
+            quarantined: list[Quarantined]) -> BatchCounts:
+    counts = BatchCounts(instances=len(new), bytes=sum(i.location.size for i in new),
+                         recognised=len(copies), quarantined=len(quarantined),
+                         studies={i.study_uid for i in new}, series={i.series_uid for i in new})
+    for q in quarantined:
+        counts.reasons[q.reason.value] += 1
+    return counts
+

@@ -1,0 +1,54 @@
+"""``dedup index``: fingerprint DICOM inputs into the archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dedup.cli.output import Format, emit_json, log, progress_reporter
+from dedup.config import Settings
+from dedup.index import index as run_index
+from dedup.records import RunSummary
+
+ArchiveOption = Annotated[Path, typer.Option("--archive", "-a", help="DuckDB archive file.",
+                                             envvar="DEDUP_ARCHIVE")]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Folders, files, zips or DICOMDIR media.")],
+    archive: ArchiveOption = Path("archive.duckdb"),
+    workers: Annotated[int, typer.Option(help="Worker processes (0 = all cores).")] = 0,
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """Index DICOM studies: fingerprint new files and commit them to the archive."""
+    settings = Settings(archive=str(archive), workers=workers).with_env()
+    with progress_reporter("indexing") as progress:
+        summary = run_index(paths, settings, progress)
+    if fmt is Format.JSON:
+        emit_json(summary.as_dict())
+    else:
+        print_summary(summary)
+
+
+def print_summary(summary: RunSummary) -> None:
+    """One screen: what was added, skipped, recognised and quarantined."""
+    rate = summary.files / summary.seconds if summary.seconds else 0.0
+    lines = [
+        f"run {summary.run_id}: {summary.status} in {summary.seconds:.1f} s "
+        f"({summary.files} inputs, {rate:.0f}/s)",
+        f"  added       {summary.instances} instances in {summary.series} series of "
+        f"{summary.studies} studies ({summary.bytes / 1e6:.1f} MB)",
+        f"  skipped     {summary.skipped} unchanged since an earlier run",
+        f"  recognised  {summary.recognised} already archived under another path",
+        f"  quarantined {summary.quarantined}"
+        + "".join(f"\n    {n:>6}  {reason}" for reason, n in
+                  sorted(summary.quarantine_reasons.items())),
+    ]
+    if summary.quarantined:
+        lines.append("  list them with: dedup quarantine")
+    for line in lines:
+        typer.echo(line)
+    log.debug("summary printed")

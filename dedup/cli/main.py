@@ -1,0 +1,46 @@
+"""The ``dedup`` command: registers one module per command and reports errors plainly."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from dedup import __version__
+from dedup.cli import demo, index, quarantine
+from dedup.cli.output import setup_logging
+from dedup.errors import DedupError
+
+app = typer.Typer(
+    name="dedup",
+    help="Find duplicate and repeat medical imaging studies before they cost money and dose.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(index.index)
+app.command()(quarantine.quarantine)
+app.command()(demo.synth)
+app.command()(demo.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dedup {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Find duplicate and repeat medical imaging studies before they cost money and dose."""
+
+
+def main() -> None:
+    """Entry point: run the app; a DedupError becomes one line on stderr and its exit code."""
+    setup_logging()
+    try:
+        app()
+    except DedupError as exc:
+        print(f"dedup: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,80 @@
+"""Settings, each declared once with its default and help text.
+
+The CLI options, the README's settings table and ``tests/test_config.py`` all read
+:data:`SETTINGS`, so a setting cannot be documented in one place and differ in another.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from dedup.errors import UsageError
+
+_ENV_PREFIX = "DEDUP_"
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every tunable of the batch. Override with ``DEDUP_<NAME>`` environment variables."""
+
+    archive: str = _setting("archive.duckdb", "DuckDB archive file.")
+    workers: int = _setting(0, "Worker processes for reading and fingerprinting (0 = all cores).")
+    batch_files: int = _setting(2000, "Files committed per archive transaction.")
+    num_perm: int = _setting(128, "MinHash permutations per study signature.")
+    lsh_bands: int = _setting(32, "LSH bands per signature (rows per band = num_perm / bands).")
+    zip_member_max_bytes: int = _setting(
+        2 * 1024**3, "Largest uncompressed zip member read; larger members are quarantined."
+    )
+    zip_max_ratio: int = _setting(
+        200, "Largest compression ratio of a zip member before it counts as a zip bomb."
+    )
+    mmap_threshold: int = _setting(
+        16 * 1024**2, "Files at least this large are memory-mapped instead of read whole."
+    )
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.num_perm % self.lsh_bands:
+            problems.append(
+                f"num_perm={self.num_perm} is not divisible by lsh_bands={self.lsh_bands}; "
+                "choose bands that divide it (e.g. 128 and 32)"
+            )
+        if self.workers < 0:
+            problems.append(f"workers={self.workers} must be >= 0 (0 = all cores)")
+        if self.batch_files < 1:
+            problems.append(f"batch_files={self.batch_files} must be >= 1")
+        if problems:
+            raise UsageError("; ".join(problems))
+
+    @property
+    def worker_count(self) -> int:
+        """The number of worker processes to start."""
+        return self.workers or (os.cpu_count() or 1)
+
+    def with_env(self, environ: dict[str, str] | None = None) -> Settings:
+        """Return a copy with ``DEDUP_<NAME>`` environment overrides applied."""
+        env = os.environ if environ is None else environ
+        changes: dict[str, Any] = {}
+        for f in fields(self):
+            raw = env.get(_ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            try:
+                changes[f.name] = type(f.default)(raw)
+            except ValueError:
+                raise UsageError(
+                    f"{_ENV_PREFIX}{f.name.upper()}={raw!r} is not a valid "
+                    f"{type(f.default).__name__}"
+                ) from None
+        return replace(self, **changes)
+
+
+SETTINGS: tuple[tuple[str, Any, str], ...] = tuple(
+    (f.name, f.default, f.metadata["help"]) for f in fields(Settings)
+)

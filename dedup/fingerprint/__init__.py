@@ -1,0 +1,1 @@
+"""Fingerprints: canonical pixel hash, perceptual hash, study MinHash signatures."""

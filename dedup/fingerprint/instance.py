@@ -1,0 +1,137 @@
+"""Fingerprint one parsed file into an :class:`~dedup.records.Instance`."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import numpy as np
+from pydicom import dcmread
+
+from dedup.config import Settings
+from dedup.fingerprint.phash import phash
+from dedup.fingerprint.pixels import (
+    PixelFormat,
+    PixelLengthError,
+    canonical,
+    native_pixels,
+    pixel_hash,
+)
+from dedup.fingerprint.signature import header_tokens
+from dedup.ingest.parse import NATIVE_SYNTAXES, ParseError, encapsulated_frames
+from dedup.ingest.read import DicomFile, read_location
+from dedup.records import Instance, Location, Quarantined, QuarantineReason
+
+
+def fingerprint_location(location: Location, settings: Settings) -> Instance | Quarantined:
+    """Read, parse and fingerprint one input. Never raises for bad input.
+
+    This is what worker processes run; it needs no archive.
+    """
+    dicom = read_location(location, settings)
+    if isinstance(dicom, Quarantined):
+        return dicom
+    try:
+        return fingerprint(dicom)
+    except PixelLengthError as exc:
+        return Quarantined(location, QuarantineReason.PIXEL_LENGTH, str(exc))
+    except ParseError as exc:
+        return Quarantined(location, QuarantineReason(exc.reason), exc.detail)
+    except Exception as exc:  # a decoder failing on damaged data must not stop the run
+        return Quarantined(location, QuarantineReason.DECODE_FAILED,
+                           f"pixel data could not be decoded ({type(exc).__name__})")
+
+
+def pixel_format(dicom: DicomFile) -> PixelFormat:
+    """The pixel format the header declares."""
+    return PixelFormat(
+        rows=dicom.number("Rows"),
+        columns=dicom.number("Columns"),
+        frames=max(dicom.number("NumberOfFrames", 1), 1),
+        samples=max(dicom.number("SamplesPerPixel", 1), 1),
+        bits_allocated=dicom.number("BitsAllocated", 16),
+        pixel_representation=dicom.number("PixelRepresentation"),
+        planar_configuration=dicom.number("PlanarConfiguration"),
+    )
+
+
+def canonical_pixels(dicom: DicomFile, fmt: PixelFormat) -> np.ndarray | None:
+    """The canonical pixel array, decoding only when the stored form is not canonical.
+
+    Raises:
+        PixelLengthError: native pixel data of the wrong length.
+        ParseError: encapsulated pixel data that is truncated or broken.
+
+    """
+    header = dicom.header
+    if dicom.dataset is None and header.pixel_offset is None:
+        return None
+    subsampled = dicom.text("PhotometricInterpretation").startswith("YBR_FULL_422")
+    if dicom.dataset is None and header.transfer_syntax in NATIVE_SYNTAXES and not subsampled:
+        assert header.pixel_offset is not None and header.pixel_length is not None
+        start = header.pixel_offset
+        return native_pixels(fmt, memoryview(dicom.data)[start:start + header.pixel_length])
+    if dicom.dataset is None and header.transfer_syntax not in NATIVE_SYNTAXES:
+        assert header.pixel_offset is not None
+        encapsulated_frames(dicom.data, header.pixel_offset)  # structure check: truncation
+    ds = dicom.dataset if dicom.dataset is not None else dcmread(BytesIO(bytes(dicom.data)))
+    if "PixelData" not in ds:
+        return None
+    if ds.file_meta.TransferSyntaxUID.is_encapsulated:
+        return canonical(fmt, ds.pixel_array)
+    if subsampled:
+        return canonical(fmt, ds.pixel_array)
+    raw = ds.PixelData
+    if ds.file_meta.TransferSyntaxUID.is_little_endian:
+        return native_pixels(fmt, raw)
+    native_pixels(fmt, raw)  # length check, then let pydicom swap the bytes
+    return canonical(fmt, ds.pixel_array)
+
+
+def fingerprint(dicom: DicomFile) -> Instance:
+    """Compute the instance record with its pixel hash, perceptual hash and header tokens.
+
+    Raises:
+        PixelLengthError: native pixel data of the wrong length.
+        ParseError: encapsulated pixel data that is truncated or broken.
+
+    """
+    fmt = pixel_format(dicom)
+    pixels = canonical_pixels(dicom, fmt)
+    t, n = dicom.text, dicom.number
+    return Instance(
+        location=dicom.location,
+        file_hash=dicom.file_hash,
+        sop_uid=t("SOPInstanceUID"),
+        sop_class_uid=t("SOPClassUID"),
+        study_uid=t("StudyInstanceUID"),
+        series_uid=t("SeriesInstanceUID"),
+        transfer_syntax=dicom.header.transfer_syntax,
+        patient_id=t("PatientID"),
+        issuer=t("IssuerOfPatientID") or t("InstitutionName"),
+        patient_name=t("PatientName"),
+        birth_date=t("PatientBirthDate"),
+        sex=t("PatientSex"),
+        institution=t("InstitutionName"),
+        study_date=t("StudyDate"),
+        study_time=t("StudyTime"),
+        accession=t("AccessionNumber"),
+        study_description=t("StudyDescription"),
+        series_description=t("SeriesDescription"),
+        modality=t("Modality"),
+        body_part=t("BodyPartExamined"),
+        procedure_code=_code(dicom),
+        series_number=n("SeriesNumber", -1) if t("SeriesNumber") else None,
+        instance_number=n("InstanceNumber", -1) if t("InstanceNumber") else None,
+        rows=fmt.rows,
+        columns=fmt.columns,
+        frames=fmt.frames,
+        pixel_hash=None if pixels is None else pixel_hash(fmt, pixels),
+        phash=None if pixels is None else phash(pixels),
+        tokens=header_tokens(dicom.header.values),
+    )
+
+
+def _code(dicom: DicomFile) -> str:
+    value = dicom.text("ProcedureCodeSequence.CodeValue")
+    scheme = dicom.text("ProcedureCodeSequence.CodingSchemeDesignator")
+    return f"{scheme}:{value}" if value else ""

@@ -1,0 +1,37 @@
+"""A small perceptual hash that survives lossy compression and mild resampling.
+
+Block means on a 16 x 16 grid of the middle frame, thresholded at their median: 256 bits.
+Lossy codecs change pixels but hardly block means, so copies stay within a few bits while a
+new acquisition (other noise, other position) differs in many.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GRID = 16
+BITS = GRID * GRID
+_MAX_SIDE = 256  # subsample larger images before averaging: cheap and just as stable
+
+
+def phash(pixels: np.ndarray) -> bytes | None:
+    """Return the 32-byte hash of a canonical (frames, rows, cols, samples) array.
+
+    Returns ``None`` for images too small to hash (fewer than 16 x 16 pixels).
+    """
+    if pixels.ndim != 4:
+        return None
+    frame = pixels[pixels.shape[0] // 2]
+    rows, cols = frame.shape[:2]
+    if rows < GRID or cols < GRID:
+        return None
+    step = max(1, min(rows, cols) // _MAX_SIDE)
+    sample = frame[::step, ::step].astype(np.float32).mean(axis=2)
+    h, w = (sample.shape[0] // GRID) * GRID, (sample.shape[1] // GRID) * GRID
+    blocks = sample[:h, :w].reshape(GRID, h // GRID, GRID, w // GRID).mean(axis=(1, 3))
+    return np.packbits(blocks > np.median(blocks)).tobytes()
+
+
+def distance(a: bytes, b: bytes) -> int:
+    """Hamming distance between two hashes (0..256)."""
+    return int(np.unpackbits(np.frombuffer(a, "u1") ^ np.frombuffer(b, "u1")).sum())

@@ -1,0 +1,227 @@
+"""The batch indexer: walk sources, fingerprint in worker processes, commit in batches.
+
+The long work (reading and hashing) runs in worker processes and never inside a
+transaction; each batch of results is committed in one transaction, so ``kill -9`` at any
+moment leaves the archive consistent, and the next run skips what is already committed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import platform
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import islice
+from pathlib import Path
+
+import polars as pl
+
+from dedup import __version__
+from dedup.archive.db import Archive, batch_lock
+from dedup.archive.writer import BatchCounts, commit_batch
+from dedup.config import Settings
+from dedup.errors import NothingDone, UsageError
+from dedup.fingerprint.instance import fingerprint_location
+from dedup.ingest.sources import walk
+from dedup.records import Instance, Location, Quarantined, RunSummary
+
+_TASK_FILES = 16  # locations per worker task
+_SKIP_CHUNK = 1000  # locations per skip lookup
+
+Progress = Callable[[int, int], None]  # (inputs done, bytes done)
+
+
+def index(paths: Iterable[str | Path], settings: Settings,
+          progress: Progress | None = None) -> RunSummary:
+    """Index ``paths`` into the archive named by ``settings.archive``.
+
+    Args:
+        paths: folders, files, zip files or DICOMDIR media roots.
+        settings: archive path, workers, batch size, signature parameters.
+        progress: called after each input with running totals.
+
+    Returns:
+        The run summary (also stored in the ``runs`` table).
+
+    Raises:
+        ArchiveLocked: another batch run holds the archive.
+        NothingDone: inputs were found but none could be indexed.
+
+    """
+    started = time.monotonic()
+    with batch_lock(settings.archive), Archive.open(settings.archive) as archive:
+        _check_signature_settings(archive, settings)
+        run_id = start_run(archive, "index")
+        totals = _Totals()
+        status = "failed"
+        try:
+            for batch, skipped in _batches(_stream(paths, archive, settings), settings):
+                totals.add(commit_batch(archive, run_id, batch, settings, skipped=skipped),
+                           skipped)
+                if progress:
+                    progress(totals.inputs, totals.bytes)
+            status = "ok"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            finish_run(archive, run_id, status, totals)
+        summary = totals.summary(run_id, status, time.monotonic() - started)
+    if summary.files and not (summary.instances or summary.recognised or summary.skipped):
+        raise NothingDone(f"none of {summary.files} inputs could be indexed "
+                          f"({_reasons_text(summary.quarantine_reasons)}); "
+                          "see `dedup quarantine`")
+    return summary
+
+
+def start_run(archive: Archive, command: str) -> int:
+    """Record a new run (closing runs a crash left 'running') and return its id."""
+    with archive.transaction():
+        archive.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+        run_id = int(archive.scalar("SELECT nextval('run_ids')"))
+        archive.execute("INSERT INTO runs (run_id, command, started_at, status, version, host) "
+                        "VALUES (?, ?, now(), 'running', ?, ?)",
+                        [run_id, command, __version__, platform.node()])
+    return run_id
+
+
+def finish_run(archive: Archive, run_id: int, status: str, totals: _Totals) -> None:
+    """Close a run with its final status and distinct study/series counts."""
+    archive.execute("UPDATE runs SET ended_at = now(), status = ?, studies = ?, series = ? "
+                    "WHERE run_id = ?",
+                    [status, len(totals.studies), len(totals.series), run_id])
+
+
+def _check_signature_settings(archive: Archive, settings: Settings) -> None:
+    wanted = {"num_perm": str(settings.num_perm), "lsh_bands": str(settings.lsh_bands)}
+    stored = dict(archive.query("SELECT name, value FROM settings").iter_rows())
+    for name, value in wanted.items():
+        if name in stored and stored[name] != value:
+            raise UsageError(f"this archive was built with {name}={stored[name]}, not {value}; "
+                             f"use {name}={stored[name]} or a new archive")
+    if not stored:
+        with archive.transaction():
+            for name, value in wanted.items():
+                archive.execute("INSERT INTO settings VALUES (?, ?)", [name, value])
+
+
+class _Totals:
+    def __init__(self) -> None:
+        self.inputs = self.instances = self.bytes = self.recognised = 0
+        self.skipped = self.quarantined = 0
+        self.studies: set[str] = set()
+        self.series: set[str] = set()
+        self.reasons: dict[str, int] = defaultdict(int)
+
+    def add(self, counts: BatchCounts, skipped: int) -> None:
+        self.inputs += counts.instances + counts.recognised + counts.quarantined + skipped
+        self.instances += counts.instances
+        self.bytes += counts.bytes
+        self.recognised += counts.recognised
+        self.quarantined += counts.quarantined
+        self.skipped += skipped
+        self.studies |= counts.studies
+        self.series |= counts.series
+        for reason, n in counts.reasons.items():
+            self.reasons[reason] += n
+
+    def summary(self, run_id: int, status: str, seconds: float) -> RunSummary:
+        return RunSummary(run_id=run_id, status=status, studies=len(self.studies),
+                          series=len(self.series), instances=self.instances,
+                          skipped=self.skipped, recognised=self.recognised,
+                          quarantined=self.quarantined, bytes=self.bytes, files=self.inputs,
+                          seconds=round(seconds, 3), quarantine_reasons=dict(self.reasons))
+
+
+def _reasons_text(reasons: dict[str, int]) -> str:
+    return ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items())) or "none"
+
+
+_Item = Instance | Quarantined | None  # None marks one input skipped as unchanged
+
+
+def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings
+            ) -> Iterator[_Item]:
+    """Fingerprint every input not already committed, in walk order."""
+    walked = walk(paths)
+    pending = _unskipped(walked, archive)
+    if settings.worker_count == 1:
+        for item in pending:
+            yield item if not isinstance(item, Location) else fingerprint_location(item, settings)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(settings.worker_count, mp_context=context) as pool:
+        yield from _parallel(pending, pool, settings)
+
+
+def _parallel(pending: Iterator[Location | Quarantined | None], pool: ProcessPoolExecutor,
+              settings: Settings) -> Iterator[_Item]:
+    """Run tasks of a few locations each, at most 4 per worker in flight, results in order."""
+    in_flight: deque[Future[list[_Item]] | list[_Item]] = deque()
+    limit = settings.worker_count * 4
+    task: list[Location] = []
+    for item in pending:
+        if isinstance(item, Location):
+            task.append(item)
+            if len(task) < _TASK_FILES:
+                continue
+            in_flight.append(pool.submit(_fingerprint_task, task, settings))
+            task = []
+        else:
+            in_flight.append([item])
+        while len(in_flight) > limit:
+            yield from _result(in_flight.popleft())
+    if task:
+        in_flight.append(pool.submit(_fingerprint_task, task, settings))
+    while in_flight:
+        yield from _result(in_flight.popleft())
+
+
+def _result(entry: Future[list[_Item]] | list[_Item]) -> list[_Item]:
+    return entry if isinstance(entry, list) else entry.result()
+
+
+def _fingerprint_task(locations: list[Location], settings: Settings) -> list[_Item]:
+    return [fingerprint_location(location, settings) for location in locations]
+
+
+def _unskipped(walked: Iterator[Location | Quarantined], archive: Archive
+               ) -> Iterator[Location | Quarantined | None]:
+    """Replace inputs unchanged since a committed run (path, size, mtime) by ``None``."""
+    while chunk := list(islice(walked, _SKIP_CHUNK)):
+        locations = [c for c in chunk if isinstance(c, Location)]
+        frame = pl.DataFrame({"location": [c.key for c in locations],
+                              "size": [c.size for c in locations],
+                              "mtime": [c.mtime for c in locations]},
+                             schema={"location": pl.String, "size": pl.Int64,
+                                     "mtime": pl.Float64})
+        archive.register("walk_chunk", frame)
+        try:
+            known = set(archive.query(
+                "SELECT w.location FROM walk_chunk AS w JOIN files AS f "
+                "ON f.location = w.location AND f.size = w.size AND f.mtime = w.mtime")
+                ["location"].to_list())
+        finally:
+            archive.unregister("walk_chunk")
+        for item in chunk:
+            yield None if isinstance(item, Location) and item.key in known else item
+
+
+def _batches(items: Iterator[_Item], settings: Settings
+             ) -> Iterator[tuple[list[Instance | Quarantined], int]]:
+    """Group results into batches of ``settings.batch_files`` (skips count, not stored)."""
+    batch: list[Instance | Quarantined] = []
+    skipped = 0
+    for item in items:
+        if item is None:
+            skipped += 1
+        else:
+            batch.append(item)
+        if len(batch) + skipped >= settings.batch_files:
+            yield batch, skipped
+            batch, skipped = [], 0
+    if batch or skipped:
+        yield batch, skipped
+

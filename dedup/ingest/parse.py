@@ -1,0 +1,243 @@
+"""A fast, strict reader for the header fields dedup needs.
+
+Parsing the header is the bottleneck of indexing (hashing is not), so the two transfer
+syntaxes nearly every archive uses, implicit and explicit VR little endian (including the
+compressed syntaxes, which are explicit little endian), are walked here with
+``struct.unpack_from`` and no per-element objects. Only the wanted tags are decoded; the
+walk stops at Pixel Data and reports where it is. Anything else (big endian, deflated,
+files without a preamble) goes through pydicom in :mod:`dedup.ingest.read`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from struct import unpack_from
+
+_PREAMBLE = 128
+_ITEM = 0xFFFEE000
+_ITEM_END = 0xFFFEE00D
+_SEQ_END = 0xFFFEE0DD
+_PIXEL_DATA = 0x7FE00010
+_UNDEFINED = 0xFFFFFFFF
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN",
+                       b"UR", b"UT", b"UV"})
+
+IMPLICIT_LE = "1.2.840.10008.1.2"
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+NATIVE_SYNTAXES = frozenset({IMPLICIT_LE, EXPLICIT_LE})
+_NOT_LE = frozenset({"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})  # big endian, deflated
+
+#: Tags read as text, by keyword.
+TEXT_TAGS: dict[int, str] = {
+    0x00080005: "SpecificCharacterSet",
+    0x00080016: "SOPClassUID",
+    0x00080018: "SOPInstanceUID",
+    0x00080020: "StudyDate",
+    0x00080030: "StudyTime",
+    0x00080032: "AcquisitionTime",
+    0x00080033: "ContentTime",
+    0x00080050: "AccessionNumber",
+    0x00080060: "Modality",
+    0x00080070: "Manufacturer",
+    0x00080080: "InstitutionName",
+    0x00080100: "CodeValue",
+    0x00080102: "CodingSchemeDesignator",
+    0x00081010: "StationName",
+    0x00081030: "StudyDescription",
+    0x0008103E: "SeriesDescription",
+    0x00100010: "PatientName",
+    0x00100020: "PatientID",
+    0x00100021: "IssuerOfPatientID",
+    0x00100030: "PatientBirthDate",
+    0x00100040: "PatientSex",
+    0x00180015: "BodyPartExamined",
+    0x00180050: "SliceThickness",
+    0x00181030: "ProtocolName",
+    0x0020000D: "StudyInstanceUID",
+    0x0020000E: "SeriesInstanceUID",
+    0x00200011: "SeriesNumber",
+    0x00200013: "InstanceNumber",
+    0x00200032: "ImagePositionPatient",
+    0x00200037: "ImageOrientationPatient",
+    0x00201041: "SliceLocation",
+    0x00280004: "PhotometricInterpretation",
+    0x00280008: "NumberOfFrames",
+    0x00280030: "PixelSpacing",
+}
+#: Tags read as unsigned shorts (VR US).
+US_TAGS: dict[int, str] = {
+    0x00280002: "SamplesPerPixel",
+    0x00280006: "PlanarConfiguration",
+    0x00280010: "Rows",
+    0x00280011: "Columns",
+    0x00280100: "BitsAllocated",
+    0x00280101: "BitsStored",
+    0x00280103: "PixelRepresentation",
+}
+#: Sequences whose first item's text tags are read (prefixed with the sequence keyword).
+SEQUENCE_TAGS: dict[int, str] = {0x00081032: "ProcedureCodeSequence"}
+
+
+class ParseError(Exception):
+    """The bytes are not a well-formed DICOM file; ``reason`` is a QuarantineReason value."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class Unsupported(Exception):
+    """The file is valid-looking but needs the general (pydicom) reader."""
+
+
+@dataclass(slots=True)
+class Header:
+    """Raw header values plus where the pixel data is."""
+
+    transfer_syntax: str
+    values: dict[str, str | int]
+    raw_text: dict[str, bytes]
+    pixel_offset: int | None = None  # first byte of the value (or of the first item)
+    pixel_length: int | None = None  # None when encapsulated (undefined length)
+
+
+def parse(buf: bytes | memoryview) -> Header:
+    """Parse a Part 10 file's header up to Pixel Data.
+
+    Args:
+        buf: the whole file (bytes, mmap or memoryview).
+
+    Returns:
+        The wanted header values and the position of Pixel Data.
+
+    Raises:
+        ParseError: not DICOM, truncated or corrupt.
+        Unsupported: valid but not a little-endian syntax this reader walks.
+
+    """
+    if len(buf) < _PREAMBLE + 4 or bytes(buf[_PREAMBLE:_PREAMBLE + 4]) != b"DICM":
+        raise Unsupported("no DICM preamble")
+    header = Header(transfer_syntax="", values={}, raw_text={})
+    pos = _walk(buf, _PREAMBLE + 4, len(buf), True, header, meta=True)
+    ts = str(header.values.pop("TransferSyntaxUID", "")) or EXPLICIT_LE
+    header.transfer_syntax = ts
+    if ts in _NOT_LE:
+        raise Unsupported(f"transfer syntax {ts}")
+    _walk(buf, pos, len(buf), ts != IMPLICIT_LE, header, meta=False)
+    return header
+
+
+def _element(buf: bytes | memoryview, pos: int, explicit: bool) -> tuple[int, bytes, int, int]:
+    """Return (tag, vr, value length, header length) of the element at ``pos``."""
+    group, elem = unpack_from("<HH", buf, pos)
+    tag = group << 16 | elem
+    if group == 0xFFFE:  # item and delimiters never carry a VR
+        return tag, b"", unpack_from("<I", buf, pos + 4)[0], 8
+    if not explicit:
+        return tag, b"", unpack_from("<I", buf, pos + 4)[0], 8
+    vr = bytes(buf[pos + 4:pos + 6])
+    if vr in _LONG_VRS:
+        return tag, vr, unpack_from("<I", buf, pos + 8)[0], 12
+    if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+        raise ParseError("corrupt", f"invalid VR bytes at offset {pos}")
+    return tag, vr, unpack_from("<H", buf, pos + 6)[0], 8
+
+
+def _walk(buf: bytes | memoryview, pos: int, end: int, explicit: bool, header: Header,
+          *, meta: bool, prefix: str = "") -> int:
+    """Walk elements from ``pos`` to ``end``; return the position after the last one read."""
+    values, size = header.values, len(buf)
+    while pos < end:
+        if pos + 8 > size:
+            raise ParseError("truncated", f"file ends inside an element header at offset {pos}")
+        if meta and unpack_from("<H", buf, pos)[0] != 0x0002:
+            return pos
+        tag, vr, length, hlen = _element(buf, pos, True if meta else explicit)
+        start = pos + hlen
+        if tag == _ITEM_END and prefix:
+            return start
+        if tag == _PIXEL_DATA and not prefix:
+            header.pixel_offset = start
+            header.pixel_length = None if length == _UNDEFINED else length
+            if length != _UNDEFINED and start + length > size:
+                raise ParseError("truncated", f"pixel data needs {length} bytes, "
+                                 f"file has {size - start}")
+            return size
+        if length == _UNDEFINED:
+            pos = _skip_sequence(buf, start, explicit, header, SEQUENCE_TAGS.get(tag))
+            continue
+        if start + length > size:
+            raise ParseError("truncated", f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) needs "
+                             f"{length} bytes, file has {size - start}")
+        if meta and tag == 0x00020010:
+            values["TransferSyntaxUID"] = _text(buf[start:start + length])
+        elif tag in TEXT_TAGS and not prefix.startswith("\x00"):
+            name = prefix + TEXT_TAGS[tag]
+            raw = bytes(buf[start:start + length])
+            header.raw_text[name] = raw
+            values[name] = _text(raw)
+        elif tag in US_TAGS and length >= 2 and not prefix:
+            values[US_TAGS[tag]] = unpack_from("<H", buf, start)[0]
+        elif tag in SEQUENCE_TAGS and length:
+            _skip_sequence(buf, start, explicit, header, SEQUENCE_TAGS[tag], start + length)
+        pos = start + length
+    return pos
+
+
+def _skip_sequence(buf: bytes | memoryview, pos: int, explicit: bool, header: Header,
+                   wanted: str | None, end: int | None = None) -> int:
+    """Step over a sequence's items; read the first item's text tags when ``wanted``."""
+    size = len(buf)
+    first = True
+    limit = size if end is None else end
+    while pos < limit:
+        if pos + 8 > size:
+            raise ParseError("truncated", f"file ends inside a sequence at offset {pos}")
+        tag, length = unpack_from("<I", buf, pos)[0], unpack_from("<I", buf, pos + 4)[0]
+        tag = (tag & 0xFFFF) << 16 | tag >> 16
+        pos += 8
+        if tag == _SEQ_END:
+            return pos
+        if tag != _ITEM:
+            raise ParseError("corrupt", f"expected a sequence item at offset {pos - 8}")
+        prefix = f"{wanted}." if wanted and first else "\x00"
+        item_end = size if length == _UNDEFINED else pos + length
+        if length != _UNDEFINED and item_end > size:
+            raise ParseError("truncated", f"sequence item overruns the file at offset {pos}")
+        pos = _walk(buf, pos, item_end, explicit, header, meta=False, prefix=prefix)
+        if length != _UNDEFINED:
+            pos = item_end
+        first = False
+    if end is None:
+        raise ParseError("truncated", "file ends inside an undefined-length sequence")
+    return end
+
+
+def _text(raw: bytes | memoryview) -> str:
+    return bytes(raw).rstrip(b"\x00 ").decode("latin-1").strip()
+
+
+def encapsulated_frames(buf: bytes | memoryview, pos: int) -> list[memoryview]:
+    """Return the fragments of encapsulated Pixel Data (after the offset table).
+
+    Raises:
+        ParseError: the item structure is broken or truncated.
+
+    """
+    view, size, fragments, first = memoryview(buf), len(buf), [], True
+    while True:
+        if pos + 8 > size:
+            raise ParseError("truncated", "file ends inside encapsulated pixel data")
+        group, elem, length = unpack_from("<HHI", buf, pos)
+        tag = group << 16 | elem
+        pos += 8
+        if tag == _SEQ_END:
+            return fragments
+        if tag != _ITEM or pos + length > size:
+            raise ParseError("truncated" if pos + length > size else "corrupt",
+                             "broken encapsulated pixel data fragment")
+        if not first:
+            fragments.append(view[pos:pos + length])
+        first = False
+        pos += length
