@@ -34,6 +34,9 @@ class Settings:
     zip_max_ratio: int = _setting(
         200, "Largest compression ratio of a zip member before it counts as a zip bomb."
     )
+    publish: bool = _setting(
+        True, "Publish a read-only snapshot for the check service and dashboard after a run."
+    )
     mmap_threshold: int = _setting(
         16 * 1024**2, "Files at least this large are memory-mapped instead of read whole."
     )
@@ -66,7 +69,9 @@ class Settings:
             if raw is None:
                 continue
             try:
-                changes[f.name] = type(f.default)(raw)
+                kind = type(f.default)
+                changes[f.name] = raw.lower() in ("1", "true", "yes") if kind is bool \
+                    else kind(raw)
             except ValueError:
                 raise UsageError(
                     f"{_ENV_PREFIX}{f.name.upper()}={raw!r} is not a valid "

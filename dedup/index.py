@@ -20,6 +20,7 @@ import polars as pl
 
 from dedup import __version__
 from dedup.archive.db import Archive, batch_lock
+from dedup.archive.publish import publish
 from dedup.archive.writer import BatchCounts, commit_batch
 from dedup.config import Settings
 from dedup.errors import NothingDone, UsageError
@@ -68,6 +69,8 @@ def index(paths: Iterable[str | Path], settings: Settings,
             raise
         finally:
             finish_run(archive, run_id, status, totals)
+        if settings.publish:
+            publish(archive)
         summary = totals.summary(run_id, status, time.monotonic() - started)
     if summary.files and not (summary.instances or summary.recognised or summary.skipped):
         raise NothingDone(f"none of {summary.files} inputs could be indexed "

@@ -11,7 +11,7 @@ import numpy as np
 
 GRID = 16
 BITS = GRID * GRID
-_MAX_SIDE = 256  # subsample larger images before averaging: cheap and just as stable
+_MAX_SIDE = 128  # subsample larger images before averaging: cheap and just as stable
 
 
 def phash(pixels: np.ndarray) -> bytes | None:
@@ -26,9 +26,11 @@ def phash(pixels: np.ndarray) -> bytes | None:
     if rows < GRID or cols < GRID:
         return None
     step = max(1, min(rows, cols) // _MAX_SIDE)
-    sample = frame[::step, ::step].astype(np.float32).mean(axis=2)
+    sample = frame[::step, ::step]
+    sample = sample[:, :, 0] if sample.shape[2] == 1 else sample.mean(axis=2)
     h, w = (sample.shape[0] // GRID) * GRID, (sample.shape[1] // GRID) * GRID
-    blocks = sample[:h, :w].reshape(GRID, h // GRID, GRID, w // GRID).mean(axis=(1, 3))
+    blocks = sample[:h, :w].reshape(GRID, h // GRID, GRID, w // GRID).sum(
+        axis=(1, 3), dtype=np.float64)
     return np.packbits(blocks > np.median(blocks)).tobytes()
 
 
