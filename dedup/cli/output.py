@@ -28,8 +28,9 @@ class Format(StrEnum):
 
 def setup_logging() -> None:
     """Plain timestamped lines on stderr (what cron mails and journald keeps)."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.INFO)
 
 
 def emit_json(data: Any) -> None:

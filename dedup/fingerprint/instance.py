@@ -64,6 +64,9 @@ def canonical_pixels(dicom: DicomFile, fmt: PixelFormat) -> np.ndarray | None:
     """
     header = dicom.header
     if dicom.dataset is None and header.pixel_offset is None:
+        if fmt.rows and fmt.columns:
+            raise ParseError("truncated", "image attributes present but the file ends "
+                             "before Pixel Data")
         return None
     subsampled = dicom.text("PhotometricInterpretation").startswith("YBR_FULL_422")
     if dicom.dataset is None and header.transfer_syntax in NATIVE_SYNTAXES and not subsampled:

@@ -1,0 +1,55 @@
+"""Shared fixtures: pydicom's shipped test files, the synthetic corpus, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydicom.data import get_testdata_file
+
+from dedup.config import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shipped(name: str) -> Path:
+    """A file shipped inside pydicom's wheel (no download)."""
+    path = get_testdata_file(name, download=False)
+    assert path is not None, f"{name} not shipped with pydicom"
+    return Path(path)
+
+
+def dedup_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
+              timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m dedup ARGS`` as a real subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "dedup", *args], capture_output=True,
+                          text=True, env=full_env, timeout=timeout, cwd=REPO)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dedup {' '.join(args)} exited {proc.returncode}\n"
+                             f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+    return proc
+
+
+def index_json(*args: str, **kwargs: object) -> dict[str, object]:
+    """Run ``dedup index ... --format json`` and parse its summary."""
+    proc = dedup_cli("index", *args, "--format", "json", **kwargs)  # type: ignore[arg-type]
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for an in-process run on a fresh archive (one worker: fast start)."""
+    return Settings(archive=str(tmp_path / "archive.duckdb"), workers=1, publish=False)
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A small synthetic corpus with every duplicate kind and negatives (shared, read-only)."""
+    from dedup.synth import make_corpus
+
+    return make_corpus(tmp_path_factory.mktemp("corpus"), patients=4, seed=7, ct_slices=6)
