@@ -19,6 +19,7 @@ _ITEM_END = 0xFFFEE00D
 _SEQ_END = 0xFFFEE0DD
 _PIXEL_DATA = 0x7FE00010
 _UNDEFINED = 0xFFFFFFFF
+_MAX_HEADER_VALUE = 64 * 1024**2  # a longer non-pixel value beyond the end is garbage, not a cut
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN",
                        b"UR", b"UT", b"UV"})
 
@@ -168,7 +169,8 @@ def _walk(buf: bytes | memoryview, pos: int, end: int, explicit: bool, header: H
             pos = _skip_sequence(buf, start, explicit, header, SEQUENCE_TAGS.get(tag))
             continue
         if start + length > size:
-            raise ParseError("truncated", f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) needs "
+            reason = "corrupt" if length > _MAX_HEADER_VALUE else "truncated"
+            raise ParseError(reason, f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) needs "
                              f"{length} bytes, file has {size - start}")
         if meta and tag == 0x00020010:
             values["TransferSyntaxUID"] = _text(buf[start:start + length])

@@ -82,8 +82,8 @@ def read_location(location: Location, settings: Settings) -> DicomFile | Quarant
         if exc.reason != QuarantineReason.CORRUPT:
             return Quarantined(location, QuarantineReason(exc.reason), exc.detail)
         general = _read_general(location, data, file_hash)  # pydicom is more lenient
-        if isinstance(general, Quarantined):
-            return Quarantined(location, general.reason, f"{exc.detail}; {general.detail}")
+        if isinstance(general, Quarantined) or any(not general.text(u) for u in _REQUIRED_UIDS):
+            return Quarantined(location, QuarantineReason.CORRUPT, exc.detail)
         dicom = general
     except Unsupported:
         general = _read_general(location, data, file_hash)

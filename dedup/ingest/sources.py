@@ -64,6 +64,9 @@ def _walk_dir(root: Path) -> Iterator[Location | Quarantined]:
             yield from _walk_dir(Path(entry.path))
         elif entry.is_file():
             yield from _file(Path(entry.path))
+        elif entry.is_symlink():
+            yield Quarantined(Location(entry.path), QuarantineReason.UNREADABLE,
+                              "broken symbolic link")
 
 
 def _file(path: Path) -> Iterator[Location | Quarantined]:
@@ -84,7 +87,8 @@ def _zip_members(path: Path, mtime: float) -> Iterator[Location | Quarantined]:
             infos = sorted((i for i in archive.infolist() if not i.is_dir()),
                            key=lambda i: i.filename)
     except (zipfile.BadZipFile, OSError) as exc:
-        yield Quarantined(Location(str(path)), QuarantineReason.BAD_ZIP, f"not a readable zip: {exc}")
+        yield Quarantined(Location(str(path)), QuarantineReason.BAD_ZIP,
+                          f"not a readable zip: {exc}")
         return
     for info in infos:
         if info.filename.rsplit("/", 1)[-1].upper() == DICOMDIR:
