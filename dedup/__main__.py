@@ -2,4 +2,5 @@
 
 from dedup.cli.main import main
 
-main()
+if __name__ == "__main__":  # worker processes import this module too: never re-run the CLI
+    main()

@@ -24,8 +24,9 @@ from dedup.archive.publish import publish
 from dedup.archive.writer import BatchCounts, commit_batch
 from dedup.config import Settings
 from dedup.errors import NothingDone, UsageError
-from dedup.fingerprint.instance import fingerprint_location
+from dedup.fingerprint.instance import fingerprint_location, fingerprint_many
 from dedup.ingest.sources import walk
+from dedup.match import match
 from dedup.records import Instance, Location, Quarantined, RunSummary
 
 _TASK_FILES = 16  # locations per worker task
@@ -63,6 +64,7 @@ def index(paths: Iterable[str | Path], settings: Settings,
                            skipped)
                 if progress:
                     progress(totals.inputs, totals.bytes)
+            match(archive, settings, run_id=run_id)
             status = "ok"
         except KeyboardInterrupt:
             status = "interrupted"
@@ -154,7 +156,10 @@ def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings
         for item in pending:
             yield item if not isinstance(item, Location) else fingerprint_location(item, settings)
         return
-    context = multiprocessing.get_context("spawn")
+    # forkserver: workers fork from a clean, preloaded server, not from this process
+    # (which has DuckDB threads running), and start in milliseconds.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["dedup.fingerprint.instance"])
     with ProcessPoolExecutor(settings.worker_count, mp_context=context) as pool:
         yield from _parallel(pending, pool, settings)
 
@@ -170,24 +175,20 @@ def _parallel(pending: Iterator[Location | Quarantined | None], pool: ProcessPoo
             task.append(item)
             if len(task) < _TASK_FILES:
                 continue
-            in_flight.append(pool.submit(_fingerprint_task, task, settings))
+            in_flight.append(pool.submit(fingerprint_many, task, settings))
             task = []
         else:
             in_flight.append([item])
         while len(in_flight) > limit:
             yield from _result(in_flight.popleft())
     if task:
-        in_flight.append(pool.submit(_fingerprint_task, task, settings))
+        in_flight.append(pool.submit(fingerprint_many, task, settings))
     while in_flight:
         yield from _result(in_flight.popleft())
 
 
 def _result(entry: Future[list[_Item]] | list[_Item]) -> list[_Item]:
     return entry if isinstance(entry, list) else entry.result()
-
-
-def _fingerprint_task(locations: list[Location], settings: Settings) -> list[_Item]:
-    return [fingerprint_location(location, settings) for location in locations]
 
 
 def _unskipped(walked: Iterator[Location | Quarantined], archive: Archive

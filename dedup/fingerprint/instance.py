@@ -16,7 +16,7 @@ from dedup.fingerprint.pixels import (
     native_pixels,
     pixel_hash,
 )
-from dedup.fingerprint.signature import header_tokens
+from dedup.fingerprint.tokens import header_tokens
 from dedup.ingest.parse import NATIVE_SYNTAXES, ParseError, encapsulated_frames
 from dedup.ingest.read import DicomFile, read_location
 from dedup.records import Instance, Location, Quarantined, QuarantineReason
@@ -39,6 +39,12 @@ def fingerprint_location(location: Location, settings: Settings) -> Instance | Q
     except Exception as exc:  # a decoder failing on damaged data must not stop the run
         return Quarantined(location, QuarantineReason.DECODE_FAILED,
                            f"pixel data could not be decoded ({type(exc).__name__})")
+
+
+def fingerprint_many(locations: list[Location], settings: Settings
+                     ) -> list[Instance | Quarantined]:
+    """Fingerprint several inputs: one worker task (this module stays light to import)."""
+    return [fingerprint_location(location, settings) for location in locations]
 
 
 def pixel_format(dicom: DicomFile) -> PixelFormat:

@@ -29,10 +29,14 @@ def phash(pixels: np.ndarray) -> bytes | None:
     sample = frame[::step, ::step]
     sample = sample[:, :, 0] if sample.shape[2] == 1 else sample.mean(axis=2)
     h, w = (sample.shape[0] // GRID) * GRID, (sample.shape[1] // GRID) * GRID
-    blocks = sample[:h, :w].reshape(GRID, h // GRID, GRID, w // GRID).sum(
-        axis=(1, 3), dtype=np.float64)
-    return np.packbits(blocks > np.median(blocks)).tobytes()
+    sample = sample[:h, :w].astype(np.float64)
+    blocks = np.add.reduceat(np.add.reduceat(sample, _starts(w), axis=1), _starts(h), axis=0)
+    threshold = np.partition(blocks.ravel(), BITS // 2)[BITS // 2]  # the upper median
+    return np.packbits(blocks > threshold).tobytes()
 
+
+def _starts(length: int) -> np.ndarray:
+    return np.arange(0, length, length // GRID)
 
 def distance(a: bytes, b: bytes) -> int:
     """Hamming distance between two hashes (0..256)."""

@@ -7,7 +7,7 @@ are the same whatever order (or batch) the instances came in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import numpy as np
 import xxhash
@@ -15,35 +15,6 @@ from datasketch import MinHash
 
 SEED = 1
 _EMPTY = np.uint32(0xFFFFFFFF)
-
-
-def header_tokens(values: Mapping[str, object]) -> tuple[str, ...]:
-    """Return the normalised header tokens of one instance.
-
-    Tokens describe the acquisition, not the identity: they survive new UIDs, a new
-    accession number or a re-identified patient, and change for a new acquisition.
-    """
-    def get(name: str) -> str:
-        return " ".join(str(values.get(name, "")).upper().split())
-
-    series = f"{get('SeriesNumber')}|{get('SeriesDescription')}"
-    tokens = [f"mod:{get('Modality')}", f"body:{get('BodyPartExamined')}",
-              f"geom:{get('Rows')}x{get('Columns')}x{get('NumberOfFrames') or 1}",
-              f"series:{series}", f"proto:{get('ProtocolName')}",
-              f"device:{get('Manufacturer')}|{get('StationName')}"]
-    tokens += [f"desc:{word}" for word in get("StudyDescription").split()]
-    slice_key = _position(get("ImagePositionPatient")) or get("SliceLocation")
-    tokens += [f"inst:{series}|{get('InstanceNumber')}", f"pos:{series}|{slice_key}",
-               f"acq:{series}|{get('AcquisitionTime')}|{get('ContentTime')}",
-               f"px:{get('PixelSpacing')}|{get('SliceThickness')}"]
-    return tuple(t for t in tokens if not t.endswith(":") and not t.endswith("|"))
-
-
-def _position(text: str) -> str:
-    try:
-        return "/".join(f"{float(v):.1f}" for v in text.split("\\"))
-    except ValueError:
-        return ""
 
 
 def minhash(tokens: Iterable[bytes | str], num_perm: int) -> np.ndarray:

@@ -11,7 +11,7 @@ files without a preamble) goes through pydicom in :mod:`dedup.ingest.read`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from struct import unpack_from
+from struct import Struct, unpack_from
 
 _PREAMBLE = 128
 _ITEM = 0xFFFEE000
@@ -121,6 +121,7 @@ def parse(buf: bytes | memoryview) -> Header:
         raise Unsupported("no DICM preamble")
     header = Header(transfer_syntax="", values={}, raw_text={})
     pos = _walk(buf, _PREAMBLE + 4, len(buf), True, header, meta=True)
+    header.raw_text.pop("TransferSyntaxUID", None)
     ts = str(header.values.pop("TransferSyntaxUID", "")) or EXPLICIT_LE
     header.transfer_syntax = ts
     if ts in _NOT_LE:
@@ -129,62 +130,81 @@ def parse(buf: bytes | memoryview) -> Header:
     return header
 
 
-def _element(buf: bytes | memoryview, pos: int, explicit: bool) -> tuple[int, bytes, int, int]:
-    """Return (tag, vr, value length, header length) of the element at ``pos``."""
-    group, elem = unpack_from("<HH", buf, pos)
-    tag = group << 16 | elem
-    if group == 0xFFFE:  # item and delimiters never carry a VR
-        return tag, b"", unpack_from("<I", buf, pos + 4)[0], 8
-    if not explicit:
-        return tag, b"", unpack_from("<I", buf, pos + 4)[0], 8
-    vr = bytes(buf[pos + 4:pos + 6])
-    if vr in _LONG_VRS:
-        return tag, vr, unpack_from("<I", buf, pos + 8)[0], 12
-    if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
-        raise ParseError("corrupt", f"invalid VR bytes at offset {pos}")
-    return tag, vr, unpack_from("<H", buf, pos + 6)[0], 8
+_HEAD = Struct("<HH2sH")  # group, element, VR, short length (explicit VR)
+_U32 = Struct("<I")
+_US = Struct("<H")
+_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS",
+                  b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL",
+                  b"US"}) | _LONG_VRS
+_TEXT, _SHORT, _SEQ = 0, 1, 2
+_WANTED: dict[int, tuple[int, str]] = {
+    **{t: (_TEXT, n) for t, n in TEXT_TAGS.items()},
+    **{t: (_SHORT, n) for t, n in US_TAGS.items()},
+    **{t: (_SEQ, n) for t, n in SEQUENCE_TAGS.items()},
+    0x00020010: (_TEXT, "TransferSyntaxUID"),
+}
 
 
 def _walk(buf: bytes | memoryview, pos: int, end: int, explicit: bool, header: Header,
           *, meta: bool, prefix: str = "") -> int:
-    """Walk elements from ``pos`` to ``end``; return the position after the last one read."""
-    values, size = header.values, len(buf)
+    """Walk elements from ``pos`` to ``end``; return the position after the last one read.
+
+    The hot loop of indexing: one ``Struct`` call per element, one dict lookup for the tags
+    that matter, no objects for the rest.
+    """
+    size, wanted, head, u32 = len(buf), _WANTED, _HEAD.unpack_from, _U32.unpack_from
+    explicit = explicit or meta
     while pos < end:
         if pos + 8 > size:
             raise ParseError("truncated", f"file ends inside an element header at offset {pos}")
-        if meta and unpack_from("<H", buf, pos)[0] != 0x0002:
+        group, elem, vr, length = head(buf, pos)
+        if meta and group != 0x0002:
             return pos
-        tag, vr, length, hlen = _element(buf, pos, True if meta else explicit)
-        start = pos + hlen
+        tag = group << 16 | elem
+        if group == 0xFFFE or not explicit:
+            length, start = u32(buf, pos + 4)[0], pos + 8
+        elif vr in _LONG_VRS:
+            length, start = u32(buf, pos + 8)[0], pos + 12
+        elif vr in _VRS:
+            start = pos + 8
+        else:
+            raise ParseError("corrupt", f"invalid VR bytes at offset {pos}")
         if tag == _ITEM_END and prefix:
             return start
         if tag == _PIXEL_DATA and not prefix:
-            header.pixel_offset = start
-            header.pixel_length = None if length == _UNDEFINED else length
-            if length != _UNDEFINED and start + length > size:
-                raise ParseError("truncated", f"pixel data needs {length} bytes, "
-                                 f"file has {size - start}")
-            return size
+            return _pixel_data(header, start, length, size)
         if length == _UNDEFINED:
             pos = _skip_sequence(buf, start, explicit, header, SEQUENCE_TAGS.get(tag))
             continue
-        if start + length > size:
-            reason = "corrupt" if length > _MAX_HEADER_VALUE else "truncated"
-            raise ParseError(reason, f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) needs "
-                             f"{length} bytes, file has {size - start}")
-        if meta and tag == 0x00020010:
-            values["TransferSyntaxUID"] = _text(buf[start:start + length])
-        elif tag in TEXT_TAGS and not prefix.startswith("\x00"):
-            name = prefix + TEXT_TAGS[tag]
-            raw = bytes(buf[start:start + length])
-            header.raw_text[name] = raw
-            values[name] = _text(raw)
-        elif tag in US_TAGS and length >= 2 and not prefix:
-            values[US_TAGS[tag]] = unpack_from("<H", buf, start)[0]
-        elif tag in SEQUENCE_TAGS and length:
-            _skip_sequence(buf, start, explicit, header, SEQUENCE_TAGS[tag], start + length)
         pos = start + length
+        if pos > size:
+            reason = "corrupt" if length > _MAX_HEADER_VALUE else "truncated"
+            raise ParseError(reason, f"element ({group:04X},{elem:04X}) needs "
+                             f"{length} bytes, file has {size - start}")
+        if tag in wanted and not prefix.startswith("\x00"):
+            _keep(buf, start, length, wanted[tag], header, explicit, prefix)
     return pos
+
+
+def _pixel_data(header: Header, start: int, length: int, size: int) -> int:
+    header.pixel_offset = start
+    header.pixel_length = None if length == _UNDEFINED else length
+    if length != _UNDEFINED and start + length > size:
+        raise ParseError("truncated", f"pixel data needs {length} bytes, file has {size - start}")
+    return size
+
+
+def _keep(buf: bytes | memoryview, start: int, length: int, what: tuple[int, str],
+          header: Header, explicit: bool, prefix: str) -> None:
+    kind, name = what
+    if kind == _TEXT:
+        raw = bytes(buf[start:start + length])
+        header.raw_text[prefix + name] = raw
+        header.values[prefix + name] = _text(raw)
+    elif kind == _SHORT and length >= 2 and not prefix:
+        header.values[name] = _US.unpack_from(buf, start)[0]
+    elif kind == _SEQ and length:
+        _skip_sequence(buf, start, explicit, header, name, start + length)
 
 
 def _skip_sequence(buf: bytes | memoryview, pos: int, explicit: bool, header: Header,
@@ -206,7 +226,8 @@ def _skip_sequence(buf: bytes | memoryview, pos: int, explicit: bool, header: He
         prefix = f"{wanted}." if wanted and first else "\x00"
         item_end = size if length == _UNDEFINED else pos + length
         if length != _UNDEFINED and item_end > size:
-            raise ParseError("truncated", f"sequence item overruns the file at offset {pos}")
+            reason = "corrupt" if length > _MAX_HEADER_VALUE else "truncated"
+            raise ParseError(reason, f"sequence item overruns the file at offset {pos}")
         pos = _walk(buf, pos, item_end, explicit, header, meta=False, prefix=prefix)
         if length != _UNDEFINED:
             pos = item_end

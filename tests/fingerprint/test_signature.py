@@ -5,15 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.fingerprint.signature import (
-    band_keys,
-    from_blob,
-    header_tokens,
-    jaccard,
-    merge,
-    minhash,
-    to_blob,
-)
+from dedup.fingerprint.signature import band_keys, from_blob, jaccard, merge, minhash, to_blob
+from dedup.fingerprint.tokens import header_tokens
 
 tokens = st.sets(st.text(min_size=1, max_size=8), min_size=1, max_size=40)
 
