@@ -40,6 +40,40 @@ class Settings:
     mmap_threshold: int = _setting(
         16 * 1024**2, "Files at least this large are memory-mapped instead of read whole."
     )
+    match_partial_containment: float = _setting(
+        0.9, "Share of the smaller study's instance pixel hashes found in the other study "
+        "for `partial` (all of them and the same count = `same-content`)."
+    )
+    match_near_max_distance: int = _setting(
+        64, "Largest perceptual-hash distance (bits of 256) for two instances to look the same."
+    )
+    match_near_min_fraction: float = _setting(
+        0.9, "Share of the smaller study's instances with a look-alike partner for `near`."
+    )
+    match_near_header_jaccard: float = _setting(
+        0.95, "Least estimated header-token Jaccard (acquisition times, slice positions) for "
+        "`near`: a new acquisition looks alike but was acquired at other times and positions."
+    )
+    link_threshold: float = _setting(
+        0.99, "Least Fellegi-Sunter match probability to link two patient records."
+    )
+    link_prior: float = _setting(
+        1e-5, "Prior probability that two random patient records are the same person."
+    )
+    procedure_families: str = _setting(
+        "", "CSV of procedure family rules (empty = the shipped dedup/data/procedure_families.csv)."
+    )
+    lookback_windows: str = _setting(
+        "", "CSV of look-back windows per family "
+        "(empty = the shipped dedup/data/lookback_windows.csv)."
+    )
+    fail_on_quarantine: bool = _setting(
+        False, "`dedup nightly` exits 1 (partial) when any input of the run was quarantined."
+    )
+    strict_sources: bool = _setting(
+        True, "`dedup nightly` exits 1 (partial) when a source was unreachable or some PACS "
+        "instances could not be fetched (they are retried next run)."
+    )
 
     def __post_init__(self) -> None:
         problems = []
@@ -52,6 +86,14 @@ class Settings:
             problems.append(f"workers={self.workers} must be >= 0 (0 = all cores)")
         if self.batch_files < 1:
             problems.append(f"batch_files={self.batch_files} must be >= 1")
+        for name in ("match_partial_containment", "match_near_min_fraction",
+                     "match_near_header_jaccard", "link_threshold", "link_prior"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                problems.append(f"{name}={value} must be in (0, 1]")
+        if not 0 <= self.match_near_max_distance <= 128:
+            problems.append(f"match_near_max_distance={self.match_near_max_distance} must be "
+                            "between 0 and 128 bits")
         if problems:
             raise UsageError("; ".join(problems))
 
@@ -83,3 +125,11 @@ class Settings:
 SETTINGS: tuple[tuple[str, Any, str], ...] = tuple(
     (f.name, f.default, f.metadata["help"]) for f in fields(Settings)
 )
+
+
+def settings_table() -> str:
+    """The README's settings table, generated from :data:`SETTINGS` (tested against it)."""
+    rows = ["| setting | environment | default | meaning |", "| --- | --- | --- | --- |"]
+    rows += [f"| `{name}` | `{_ENV_PREFIX}{name.upper()}` | `{default}` | {help_text} |"
+             for name, default, help_text in SETTINGS]
+    return "\n".join(rows)
