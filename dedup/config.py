@@ -111,7 +111,7 @@ class Settings:
             if raw is None:
                 continue
             try:
-                kind = type(f.default)
+                kind: Any = type(f.default)
                 changes[f.name] = raw.lower() in ("1", "true", "yes") if kind is bool \
                     else kind(raw)
             except ValueError:

@@ -167,7 +167,7 @@ def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings
 def _parallel(pending: Iterator[Location | Quarantined | None], pool: ProcessPoolExecutor,
               settings: Settings) -> Iterator[_Item]:
     """Run tasks of a few locations each, at most 4 per worker in flight, results in order."""
-    in_flight: deque[Future[list[_Item]] | list[_Item]] = deque()
+    in_flight: deque[Future[list[Instance | Quarantined]] | list[_Item]] = deque()
     limit = settings.worker_count * 4
     task: list[Location] = []
     for item in pending:
@@ -187,8 +187,8 @@ def _parallel(pending: Iterator[Location | Quarantined | None], pool: ProcessPoo
         yield from _result(in_flight.popleft())
 
 
-def _result(entry: Future[list[_Item]] | list[_Item]) -> list[_Item]:
-    return entry if isinstance(entry, list) else entry.result()
+def _result(entry: Future[list[Instance | Quarantined]] | list[_Item]) -> list[_Item]:
+    return entry if isinstance(entry, list) else list(entry.result())
 
 
 def _unskipped(walked: Iterator[Location | Quarantined], archive: Archive

@@ -92,5 +92,5 @@ def pixel_hash(fmt: PixelFormat, pixels: np.ndarray) -> bytes:
     """Return the 128-bit xxh3 hash of the canonical pixels, bound to their format."""
     h = xxhash.xxh3_128()
     h.update(f"{fmt.rows}x{fmt.columns}x{fmt.frames}x{fmt.samples}:{fmt.dtype.str}".encode())
-    h.update(memoryview(pixels).cast("B") if pixels.flags.c_contiguous else pixels.tobytes())
+    h.update(pixels.data.cast("B") if pixels.flags.c_contiguous else pixels.tobytes())
     return h.digest()

@@ -11,7 +11,10 @@ files without a preamble) goes through pydicom in :mod:`dedup.ingest.read`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import mmap
 from struct import Struct, unpack_from
+
+Buffer = bytes | memoryview | mmap.mmap  # a whole file, read or memory-mapped
 
 _PREAMBLE = 128
 _ITEM = 0xFFFEE000
@@ -103,7 +106,7 @@ class Header:
     pixel_length: int | None = None  # None when encapsulated (undefined length)
 
 
-def parse(buf: bytes | memoryview) -> Header:
+def parse(buf: Buffer) -> Header:
     """Parse a Part 10 file's header up to Pixel Data.
 
     Args:
@@ -145,7 +148,7 @@ _WANTED: dict[int, tuple[int, str]] = {
 }
 
 
-def _walk(buf: bytes | memoryview, pos: int, end: int, explicit: bool, header: Header,
+def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
           *, meta: bool, prefix: str = "") -> int:
     """Walk elements from ``pos`` to ``end``; return the position after the last one read.
 
@@ -194,7 +197,7 @@ def _pixel_data(header: Header, start: int, length: int, size: int) -> int:
     return size
 
 
-def _keep(buf: bytes | memoryview, start: int, length: int, what: tuple[int, str],
+def _keep(buf: Buffer, start: int, length: int, what: tuple[int, str],
           header: Header, explicit: bool, prefix: str) -> None:
     kind, name = what
     if kind == _TEXT:
@@ -207,7 +210,7 @@ def _keep(buf: bytes | memoryview, start: int, length: int, what: tuple[int, str
         _skip_sequence(buf, start, explicit, header, name, start + length)
 
 
-def _skip_sequence(buf: bytes | memoryview, pos: int, explicit: bool, header: Header,
+def _skip_sequence(buf: Buffer, pos: int, explicit: bool, header: Header,
                    wanted: str | None, end: int | None = None) -> int:
     """Step over a sequence's items; read the first item's text tags when ``wanted``."""
     size = len(buf)
@@ -237,18 +240,19 @@ def _skip_sequence(buf: bytes | memoryview, pos: int, explicit: bool, header: He
     return end
 
 
-def _text(raw: bytes | memoryview) -> str:
+def _text(raw: Buffer) -> str:
     return bytes(raw).rstrip(b"\x00 ").decode("latin-1").strip()
 
 
-def encapsulated_frames(buf: bytes | memoryview, pos: int) -> list[memoryview]:
+def encapsulated_frames(buf: Buffer, pos: int) -> list[memoryview]:
     """Return the fragments of encapsulated Pixel Data (after the offset table).
 
     Raises:
         ParseError: the item structure is broken or truncated.
 
     """
-    view, size, fragments, first = memoryview(buf), len(buf), [], True
+    view, size, first = memoryview(buf), len(buf), True
+    fragments: list[memoryview] = []
     while True:
         if pos + 8 > size:
             raise ParseError("truncated", "file ends inside encapsulated pixel data")
