@@ -31,3 +31,9 @@ class NothingDone(DedupError):
     """A run found inputs but could index none of them."""
 
     exit_code = 4
+
+
+class StorageError(DedupError):
+    """Local storage failed while writing (disk full, quota, I/O error)."""
+
+    exit_code = 74  # EX_IOERR

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from dedup import __version__
-from dedup.cli import demo, index, quarantine
+from dedup.cli import demo, index, match, nightly, quarantine
 from dedup.cli.output import setup_logging
 from dedup.errors import DedupError
 
@@ -20,6 +20,9 @@ app = typer.Typer(
 )
 app.command()(index.index)
 app.command()(quarantine.quarantine)
+app.command()(nightly.nightly)
+app.command()(match.match)
+app.command()(match.duplicates)
 app.command()(demo.synth)
 app.command()(demo.demo)
 

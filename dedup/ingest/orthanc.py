@@ -47,7 +47,7 @@ _STATE_VERSION = 1
 Progress = Callable[[int], None]  # called with the number of files spooled so far
 
 
-class SourceUnreachable(Exception):  # noqa: N818 - a condition, reported, not an error
+class SourceUnreachable(Exception):
     """The server cannot be used for the rest of this run (down, refusing, bad credentials)."""
 
 

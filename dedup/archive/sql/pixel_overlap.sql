@@ -1,0 +1,31 @@
+-- Exact overlap of the instance pixel-hash sets of each candidate pair (view
+-- candidate_pairs(study_key, other_key)), and the bytes of each side's instances whose
+-- pixels the other side holds (what removing that side would reclaim).
+WITH involved AS (
+    SELECT study_key FROM candidate_pairs UNION SELECT other_key FROM candidate_pairs
+),
+hashes AS (
+    SELECT i.study_key, i.pixel_hash, sum(i.bytes) AS bytes
+    FROM instances AS i JOIN involved USING (study_key)
+    WHERE i.pixel_hash IS NOT NULL
+    GROUP BY ALL
+),
+sizes AS (
+    SELECT study_key, count(*) AS n FROM hashes GROUP BY study_key
+),
+shared AS (
+    SELECT c.study_key, c.other_key, count(*) AS shared,
+           sum(a.bytes) AS bytes_study, sum(b.bytes) AS bytes_other
+    FROM candidate_pairs AS c
+    JOIN hashes AS a ON a.study_key = c.study_key
+    JOIN hashes AS b ON b.study_key = c.other_key AND b.pixel_hash = a.pixel_hash
+    GROUP BY ALL
+)
+SELECT c.study_key, c.other_key,
+       coalesce(sa.n, 0) AS n_study, coalesce(sb.n, 0) AS n_other,
+       coalesce(x.shared, 0) AS shared,
+       coalesce(x.bytes_study, 0) AS bytes_study, coalesce(x.bytes_other, 0) AS bytes_other
+FROM candidate_pairs AS c
+LEFT JOIN sizes AS sa ON sa.study_key = c.study_key
+LEFT JOIN sizes AS sb ON sb.study_key = c.other_key
+LEFT JOIN shared AS x ON x.study_key = c.study_key AND x.other_key = c.other_key

@@ -1,0 +1,117 @@
+"""Candidate pairs without a full scan: the LSH band equi-join and the repeat join, in SQL.
+
+Each study's MinHash signatures (header tokens, instance pixel hashes) are stored as one row
+per LSH band (``lsh_bands``); two studies whose Jaccard similarity is ``s`` share at least one
+of ``b`` bands of ``r`` rows with probability ``1 - (1 - s**r)**b`` (0.9999 at s = 0.85 for
+32 bands of 4 rows). The join is an equi-join on ``(kind, band, band_key)`` that DuckDB, or
+any SQL engine, runs as a hash join. Repeat candidates come from metadata instead: the same
+(or a linked) patient, the same procedure family, within the family's look-back window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import polars as pl
+
+from dedup.archive.db import Archive
+from dedup.match.verify import estimated_jaccard
+
+
+@contextmanager
+def queued(archive: Archive, keys: Sequence[int]) -> Iterator[None]:
+    """Expose ``keys`` to the candidate queries as the view ``match_queue``."""
+    archive.register("match_queue", pl.DataFrame({"study_key": list(keys)},
+                                                 schema={"study_key": pl.Int64}))
+    try:
+        yield
+    finally:
+        archive.unregister("match_queue")
+
+
+def band_candidates(archive: Archive, min_header_jaccard: float) -> pl.DataFrame:
+    """Pairs sharing a band, kept when they share a pixel band or look alike in the header.
+
+    Args:
+        archive: with the view ``match_queue`` registered (see :func:`queued`).
+        min_header_jaccard: least estimated header Jaccard for a header-only candidate.
+
+    Returns:
+        ``study_key, other_key, pixel_bands, header_bands, header_jaccard``.
+
+    """
+    pairs = archive.run("band_candidates")
+    return _header_filter(with_header_jaccard(archive, pairs), min_header_jaccard)
+
+
+def _header_filter(pairs: pl.DataFrame, min_header_jaccard: float) -> pl.DataFrame:
+    return pairs.filter((pl.col("pixel_bands") > 0)
+                        | (pl.col("header_jaccard") >= min_header_jaccard))
+
+
+def with_header_jaccard(archive: Archive, pairs: pl.DataFrame) -> pl.DataFrame:
+    """Add ``header_jaccard``: the Jaccard estimated from the pair's header signatures."""
+    if pairs.is_empty():
+        return pairs.with_columns(header_jaccard=pl.lit(None, pl.Float64))
+    keys = set(pairs["study_key"].to_list()) | set(pairs["other_key"].to_list())
+    sigs = signatures(archive, sorted(keys), "header")
+    values = [estimated_jaccard(sigs.get(a), sigs.get(b))
+              for a, b in pairs.select("study_key", "other_key").iter_rows()]
+    return pairs.with_columns(header_jaccard=pl.Series(values, dtype=pl.Float64))
+
+
+def signatures(archive: Archive, keys: Sequence[int], kind: str) -> dict[int, bytes]:
+    """Stored signatures of ``kind`` for ``keys``."""
+    archive.register("wanted_keys", pl.DataFrame({"study_key": list(keys)},
+                                                 schema={"study_key": pl.Int64}))
+    try:
+        rows = archive.query("SELECT f.study_key, f.signature FROM fingerprints AS f "
+                             "JOIN wanted_keys USING (study_key) WHERE f.kind = ?", [kind])
+    finally:
+        archive.unregister("wanted_keys")
+    return dict(rows.iter_rows())
+
+
+def repeat_candidates(archive: Archive, windows: dict[str, int]) -> pl.DataFrame:
+    """Same person, same known family, within the window (``match_queue`` registered).
+
+    Returns:
+        ``study_key, other_key, family, window_days, days_apart, link_probability,
+        link_reasons``.
+
+    """
+    archive.register("lookback_windows", pl.DataFrame(
+        {"family": list(windows), "days": list(windows.values())},
+        schema={"family": pl.String, "days": pl.Int64}))
+    try:
+        return archive.run("repeat_candidates")
+    finally:
+        archive.unregister("lookback_windows")
+
+
+def pixel_overlap(archive: Archive, pairs: pl.DataFrame) -> pl.DataFrame:
+    """Exact pixel-hash set overlap and reclaimable bytes of each pair (both directions).
+
+    Returns:
+        ``study_key, other_key, n_study, n_other, shared, bytes_study, bytes_other``.
+
+    """
+    archive.register("candidate_pairs", pairs.select("study_key", "other_key").unique())
+    try:
+        return archive.run("pixel_overlap")
+    finally:
+        archive.unregister("candidate_pairs")
+
+
+def perceptual_hashes(archive: Archive, keys: Sequence[int]) -> dict[int, list[bytes]]:
+    """Perceptual hashes of each study's instances, in instance order."""
+    archive.register("wanted_keys", pl.DataFrame({"study_key": list(keys)},
+                                                 schema={"study_key": pl.Int64}))
+    try:
+        rows = archive.query("SELECT i.study_key, list(i.phash ORDER BY i.instance_key) "
+                             "FROM instances AS i JOIN wanted_keys USING (study_key) "
+                             "WHERE i.phash IS NOT NULL GROUP BY i.study_key")
+    finally:
+        archive.unregister("wanted_keys")
+    return {key: list(hashes) for key, hashes in rows.iter_rows()}

@@ -1,0 +1,204 @@
+"""Match the studies not matched yet against the whole archive, incrementally.
+
+Steps, each committed in its own transaction so a crash leaves no half result:
+
+1. procedure families for studies that have none (or were classified by another mapping);
+2. patient linkage for patient records not linked yet;
+3. ``exact`` rows from re-sent copies (files with status ``copy``);
+4. the queue (studies never matched, or grown since), in chunks: candidates by LSH band
+   join and repeat join, verification on pixel-hash sets and perceptual hashes, pairwise
+   classification, one transaction per chunk writing the rows and the matched marker.
+
+Re-running changes nothing: matched studies leave the queue, and every step skips what it
+has done. The pairs found do not depend on the order studies arrived in, because each pair
+is classified from its two studies alone (see :mod:`dedup.match.classify`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from dedup.archive.db import Archive
+from dedup.config import Settings
+from dedup.match import candidates as cand
+from dedup.match.classify import (
+    Duplicate,
+    PairEvidence,
+    RepeatEvidence,
+    Study,
+    classify,
+    count_bytes_once,
+    orient,
+)
+from dedup.match.linkage import link_new_patients
+from dedup.match.procedures import Mapping, assign_families, load_mapping
+from dedup.match.verify import SetOverlap, median_distance, near_fraction
+
+CHUNK = 2000  # queued studies per transaction
+
+
+@dataclass(slots=True)
+class MatchSummary:
+    """What one matching pass did; the JSON form is stable."""
+
+    studies: int = 0
+    candidates: int = 0
+    duplicates: dict[str, int] = field(default_factory=dict)
+    exact: int = 0
+    classified: int = 0
+    unknown_procedures: int = 0
+    patient_links: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON-serialisable values."""
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+
+def match(archive: Archive, settings: Settings, *, run_id: int | None = None) -> MatchSummary:
+    """Classify every study not matched yet against the archive.
+
+    Args:
+        archive: a writable archive (the caller holds the batch lock).
+        settings: thresholds and the mapping tables.
+        run_id: the run to record on new rows (``None`` outside a run).
+
+    Returns:
+        Counts of what was matched and found.
+
+    Raises:
+        UsageError: the procedure family or look-back table is malformed.
+
+    """
+    started = time.monotonic()
+    mapping = load_mapping(settings.procedure_families, settings.lookback_windows)
+    summary = MatchSummary()
+    with archive.transaction():
+        summary.classified = assign_families(archive, mapping)
+    summary.unknown_procedures = int(archive.scalar(
+        "SELECT count(*) FROM study_procedures WHERE NOT known"))
+    summary.patient_links = link_new_patients(
+        archive, prior=settings.link_prior, threshold=settings.link_threshold, run_id=run_id)
+    with archive.transaction():
+        before = archive.scalar("SELECT count(*) FROM duplicates WHERE kind = 'exact'")
+        archive.run("exact_duplicates", [run_id])
+        summary.exact = int(archive.scalar(
+            "SELECT count(*) FROM duplicates WHERE kind = 'exact'")) - int(before)
+    found: Counter[str] = Counter()
+    queue = archive.run("match_queue")
+    for chunk in _chunks(queue["study_key"].to_list(), CHUNK):
+        pairs, duplicates = _match_chunk(archive, chunk, settings, mapping, run_id)
+        summary.candidates += pairs
+        found.update(d.kind.value for d in duplicates)
+    summary.studies = queue.height
+    summary.duplicates = dict(sorted(found.items()))
+    summary.seconds = round(time.monotonic() - started, 3)
+    return summary
+
+
+def _chunks(keys: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(keys), size):
+        yield keys[start:start + size]
+
+
+def _match_chunk(archive: Archive, keys: list[int], settings: Settings, mapping: Mapping,
+                 run_id: int | None) -> tuple[int, list[Duplicate]]:
+    """Find, verify and store the duplicates of one chunk of queued studies."""
+    with cand.queued(archive, keys):
+        bands = cand.band_candidates(archive, settings.match_near_header_jaccard)
+        repeats = cand.repeat_candidates(archive, mapping.windows)
+    pairs = _union(bands, repeats)
+    pairs = cand.with_header_jaccard(archive, pairs.drop("header_jaccard"))
+    duplicates = count_bytes_once(_verify(archive, pairs, repeats, settings))
+    with archive.transaction():
+        _store(archive, keys, duplicates, run_id)
+    return pairs.height, duplicates
+
+
+def _union(bands: pl.DataFrame, repeats: pl.DataFrame) -> pl.DataFrame:
+    schema = {"study_key": pl.Int64, "other_key": pl.Int64}
+    frames = [bands.select("study_key", "other_key").cast(schema),
+              repeats.select("study_key", "other_key").cast(schema)]
+    return pl.concat(frames).unique().sort("study_key", "other_key").with_columns(
+        header_jaccard=pl.lit(None, pl.Float64))
+
+
+def _verify(archive: Archive, pairs: pl.DataFrame, repeats: pl.DataFrame,
+            settings: Settings) -> list[Duplicate]:
+    """Verify every candidate pair on its sets and classify it."""
+    if pairs.is_empty():
+        return []
+    overlap = cand.pixel_overlap(archive, pairs)
+    table = pairs.join(overlap, on=["study_key", "other_key"], how="left").join(
+        repeats, on=["study_key", "other_key"], how="left")
+    look = table.filter((pl.col("shared") == 0)
+                        & (pl.col("header_jaccard") >= settings.match_near_header_jaccard))
+    keys = set(look["study_key"].to_list()) | set(look["other_key"].to_list())
+    phashes = cand.perceptual_hashes(archive, sorted(keys))
+    studies = _studies(archive, set(table["study_key"]) | set(table["other_key"]))
+    out = []
+    for row in table.iter_rows(named=True):
+        evidence = _evidence(row, phashes, settings)
+        verdict = classify(evidence, settings)
+        if verdict is not None:
+            out.append(orient(verdict, studies[row["study_key"]], studies[row["other_key"]],
+                              evidence))
+    return out
+
+
+def _evidence(row: dict[str, object], phashes: dict[int, list[bytes]],
+              settings: Settings) -> PairEvidence:
+    a, b = phashes.get(row["study_key"], []), phashes.get(row["other_key"], [])  # type: ignore[call-overload]
+    repeat = None
+    if row.get("family") is not None:
+        repeat = RepeatEvidence(str(row["family"]), int(row["window_days"]),  # type: ignore[call-overload]
+                                int(row["days_apart"]), float(row["link_probability"]),  # type: ignore[arg-type]
+                                row["link_reasons"])  # type: ignore[arg-type]
+    return PairEvidence(
+        overlap=SetOverlap(int(row["n_study"] or 0), int(row["n_other"] or 0),  # type: ignore[call-overload]
+                           int(row["shared"] or 0)),  # type: ignore[call-overload]
+        bytes_a_in_b=int(row["bytes_study"] or 0), bytes_b_in_a=int(row["bytes_other"] or 0),  # type: ignore[call-overload]
+        header_jaccard=float(row["header_jaccard"] or 0.0),  # type: ignore[arg-type]
+        near_fraction=near_fraction(a, b, settings.match_near_max_distance) if a and b else 0.0,
+        median_distance=median_distance(a, b),
+        repeat=repeat)
+
+
+def _studies(archive: Archive, keys: Sequence[int] | set[int]) -> dict[int, Study]:
+    archive.register("wanted_keys", pl.DataFrame({"study_key": sorted(keys)},
+                                                 schema={"study_key": pl.Int64}))
+    try:
+        rows = archive.query("SELECT s.study_key, s.study_uid, s.first_run, s.study_date, "
+                             "s.bytes FROM studies AS s JOIN wanted_keys USING (study_key)")
+    finally:
+        archive.unregister("wanted_keys")
+    return {r[0]: Study(*r) for r in rows.iter_rows()}
+
+
+def _store(archive: Archive, keys: list[int], duplicates: list[Duplicate],
+           run_id: int | None) -> None:
+    """Replace the chunk's rows and mark its studies matched (inside a transaction)."""
+    rows = pl.DataFrame(
+        [{"study_uid": d.study.uid, "duplicate_of_study_uid": d.duplicate_of.uid,
+          "kind": d.kind.value, "score": d.score, "bytes_reclaimable": d.bytes_reclaimable,
+          "study_key": d.study.key, "duplicate_of_study_key": d.duplicate_of.key,
+          "matched_study_key": d.matched_key, "run_id": run_id, "evidence": d.evidence}
+         for d in duplicates],
+        schema={"study_uid": pl.String, "duplicate_of_study_uid": pl.String, "kind": pl.String,
+                "score": pl.Float64, "bytes_reclaimable": pl.Int64, "study_key": pl.Int64,
+                "duplicate_of_study_key": pl.Int64, "matched_study_key": pl.Int64,
+                "run_id": pl.Int64, "evidence": pl.String})
+    archive.register("chunk_keys", pl.DataFrame(
+        {"study_key": keys, "run_id": [run_id] * len(keys)},
+        schema={"study_key": pl.Int64, "run_id": pl.Int64}))
+    archive.register("chunk_rows", rows)
+    try:
+        archive.script("store_matches")
+    finally:
+        archive.unregister("chunk_keys")
+        archive.unregister("chunk_rows")
