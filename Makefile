@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 DEBS := dcmtk libgdcm-tools orthanc chromium
 
-.PHONY: demo test setup system-deps lint bench fuzz clean
+.PHONY: bench-match eval demo test setup system-deps lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -41,3 +41,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
+
+# Matching at scale (1M archived signatures, 10k incoming) and matching accuracy (README).
+bench-match: $(STAMP)
+	$(BIN)/python benchmarks/match_scale.py
+
+eval: $(STAMP) system-deps
+	$(BIN)/python benchmarks/eval_matching.py --out eval-out --seeds 4

@@ -48,7 +48,8 @@ class Settings:
         64, "Largest perceptual-hash distance (bits of 256) for two instances to look the same."
     )
     match_near_min_fraction: float = _setting(
-        0.9, "Share of the smaller study's instances with a look-alike partner for `near`."
+        0.5, "Share of the smaller study's instances with a look-alike partner for `near` "
+        "(lossy codecs move some perceptual hashes far; the header decides the acquisition)."
     )
     match_near_header_jaccard: float = _setting(
         0.95, "Least estimated header-token Jaccard (acquisition times, slice positions) for "
@@ -74,6 +75,29 @@ class Settings:
         True, "`dedup nightly` exits 1 (partial) when a source was unreachable or some PACS "
         "instances could not be fetched (they are retried next run)."
     )
+    exam_costs: str = _setting(
+        "", "CSV of exam cost per procedure family for estimated savings "
+        "(empty = the shipped dedup/data/exam_costs.csv)."
+    )
+    effective_doses: str = _setting(
+        "", "CSV of typical effective dose (mSv) per procedure family "
+        "(empty = the shipped dedup/data/effective_doses.csv)."
+    )
+    storage_costs: str = _setting(
+        "", "CSV of storage price per GB-month, retention years and bytes per GB "
+        "(empty = the shipped dedup/data/storage_costs.csv)."
+    )
+    dashboard_drilldown: bool = _setting(
+        False, "Show the dashboard's patient-level drill-down (identifiers masked); "
+        "off = aggregates only."
+    )
+    check_reload_seconds: float = _setting(
+        1.0, "How often the check service looks for a newly published snapshot (seconds); "
+        "a new one is indexed in the background and swapped in without a restart."
+    )
+    check_max_body_bytes: int = _setting(
+        1024**2, "Largest request body the check service accepts (bytes); larger: 413."
+    )
 
     def __post_init__(self) -> None:
         problems = []
@@ -94,6 +118,8 @@ class Settings:
         if not 0 <= self.match_near_max_distance <= 128:
             problems.append(f"match_near_max_distance={self.match_near_max_distance} must be "
                             "between 0 and 128 bits")
+        if self.check_reload_seconds <= 0 or self.check_max_body_bytes < 1024:
+            problems.append("check_reload_seconds must be > 0 and check_max_body_bytes >= 1024")
         if problems:
             raise UsageError("; ".join(problems))
 

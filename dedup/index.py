@@ -22,6 +22,7 @@ from dedup import __version__
 from dedup.archive.db import Archive, batch_lock
 from dedup.archive.publish import publish
 from dedup.archive.writer import BatchCounts, commit_batch
+from dedup.check_log import fold_check_log
 from dedup.config import Settings
 from dedup.errors import NothingDone, UsageError
 from dedup.fingerprint.instance import fingerprint_location, fingerprint_many
@@ -71,6 +72,7 @@ def index(paths: Iterable[str | Path], settings: Settings,
             raise
         finally:
             finish_run(archive, run_id, status, totals)
+        fold_check_log(archive)  # checks and outcomes the service logged since the last run
         if settings.publish:
             publish(archive)
         summary = totals.summary(run_id, status, time.monotonic() - started)

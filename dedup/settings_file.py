@@ -49,7 +49,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 PATH_TYPES = ("folder", "zip", "dicomdir")
 #: String settings that name files: relative values in the file are relative to its folder.
 #: Every ``str`` setting is in exactly one of these two sets (``tests/test_config_file.py``).
-PATH_SETTINGS = frozenset({"archive", "procedure_families", "lookback_windows"})
+PATH_SETTINGS = frozenset({"archive", "procedure_families", "lookback_windows",
+                           "exam_costs", "effective_doses", "storage_costs"})
 TEXT_SETTINGS: frozenset[str] = frozenset()
 
 

@@ -41,6 +41,7 @@ def demo(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Generate a sample archive and tonight's batch, index both, print the summaries."""
+    from dedup.demo_checks import add_demo_checks
     from dedup.synth import make_corpus, write_labels
 
     corpus = make_corpus(out / "corpus", patients=6, seed=0, ct_slices=20)
@@ -52,6 +53,7 @@ def demo(
     for name, path in (("archive", corpus.archive_dir), ("incoming", corpus.incoming_dir)):
         with progress_reporter(f"indexing {name}") as progress:
             results[name] = run_index([path], settings, progress)
+    add_demo_checks(archive)  # checks and outcomes, so the dashboard has avoided repeats
     if fmt is Format.JSON:
         emit_json({name: s.as_dict() for name, s in results.items()} | {"archive": str(archive)})
         return

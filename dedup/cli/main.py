@@ -7,7 +7,7 @@ import sys
 import typer
 
 from dedup import __version__
-from dedup.cli import demo, index, match, nightly, quarantine
+from dedup.cli import dashboard, demo, index, match, nightly, quarantine
 from dedup.cli.output import setup_logging
 from dedup.errors import DedupError
 
@@ -25,6 +25,7 @@ app.command()(match.match)
 app.command()(match.duplicates)
 app.command()(demo.synth)
 app.command()(demo.demo)
+app.command()(dashboard.dashboard)
 
 
 def _version(value: bool) -> None:

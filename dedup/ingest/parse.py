@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import mmap
 from struct import Struct, unpack_from
+from struct import error as _StructError
 
 Buffer = bytes | memoryview | mmap.mmap  # a whole file, read or memory-mapped
 
@@ -123,13 +124,16 @@ def parse(buf: Buffer) -> Header:
     if len(buf) < _PREAMBLE + 4 or bytes(buf[_PREAMBLE:_PREAMBLE + 4]) != b"DICM":
         raise Unsupported("no DICM preamble")
     header = Header(transfer_syntax="", values={}, raw_text={})
-    pos = _walk(buf, _PREAMBLE + 4, len(buf), True, header, meta=True)
-    header.raw_text.pop("TransferSyntaxUID", None)
-    ts = str(header.values.pop("TransferSyntaxUID", "")) or EXPLICIT_LE
-    header.transfer_syntax = ts
-    if ts in _NOT_LE:
-        raise Unsupported(f"transfer syntax {ts}")
-    _walk(buf, pos, len(buf), ts != IMPLICIT_LE, header, meta=False)
+    try:
+        pos = _walk(buf, _PREAMBLE + 4, len(buf), True, header, meta=True)
+        header.raw_text.pop("TransferSyntaxUID", None)
+        ts = str(header.values.pop("TransferSyntaxUID", "")) or EXPLICIT_LE
+        header.transfer_syntax = ts
+        if ts in _NOT_LE:
+            raise Unsupported(f"transfer syntax {ts}")
+        _walk(buf, pos, len(buf), ts != IMPLICIT_LE, header, meta=False)
+    except _StructError:  # an element header that runs past the end of the file
+        raise ParseError("truncated", "file ends inside an element header") from None
     return header
 
 

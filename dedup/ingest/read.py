@@ -155,6 +155,16 @@ def _read_general(location: Location, data: bytes | mmap.mmap,
         reason = QuarantineReason.TRUNCATED if isinstance(exc, EOFError) else \
             QuarantineReason.CORRUPT
         return Quarantined(location, reason, f"pydicom: {type(exc).__name__}")
+    try:
+        values = _dataset_values(ds)
+    except Exception as exc:  # values are converted lazily: a bad VR or length raises here
+        return Quarantined(location, QuarantineReason.CORRUPT, f"pydicom: {type(exc).__name__}")
+    ts = str(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))
+    header = Header(transfer_syntax=ts, values=values, raw_text={})
+    return DicomFile(location, data, file_hash, header, dataset=ds)
+
+
+def _dataset_values(ds: Dataset) -> dict[str, str | int]:
     values: dict[str, str | int] = {}
     for keyword in (*TEXT_TAGS.values(), *US_TAGS.values()):
         if keyword in ds and ds[keyword].value not in (None, ""):
@@ -168,9 +178,7 @@ def _read_general(location: Location, data: bytes | mmap.mmap,
             for sub in ("CodeValue", "CodingSchemeDesignator"):
                 if sub in item:
                     values[f"{keyword}.{sub}"] = str(item[sub].value)
-    ts = str(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))
-    header = Header(transfer_syntax=ts, values=values, raw_text={})
-    return DicomFile(location, data, file_hash, header, dataset=ds)
+    return values
 
 
 def _looks_like_raw_dataset(data: bytes | mmap.mmap) -> bool:
@@ -183,7 +191,10 @@ def _decode_charset(header: Header) -> None:
     charset = str(header.values.get("SpecificCharacterSet", ""))
     if not charset or not header.raw_text:
         return
-    encodings = convert_encodings(charset.split("\\"))
+    try:
+        encodings = convert_encodings(charset.split("\\"))
+    except (ValueError, LookupError):  # a damaged charset value: keep the latin-1 text
+        return
     for name in _DECODED_TEXT:
         raw = header.raw_text.get(name)
         if raw:

@@ -124,8 +124,7 @@ def classify(e: PairEvidence, settings: Settings) -> Verdict | None:
 def orient(verdict: Verdict, a: Study, b: Study, e: PairEvidence) -> Duplicate:
     """Give a verdict its direction and the duplicate side's reclaimable bytes.
 
-    ``a`` is the study being matched, ``b`` the other; near copies reclaim the duplicate's
-    bytes in proportion to its instances with a look-alike partner.
+    ``a`` is the study being matched, ``b`` the other; a near copy is reclaimable whole.
     """
     if verdict.kind is DuplicateKind.REPEAT:
         later_a = (a.study_date or date.min, a.first_run, a.key) > \
@@ -134,7 +133,7 @@ def orient(verdict: Verdict, a: Study, b: Study, e: PairEvidence) -> Duplicate:
         later_a = (a.first_run, a.key) > (b.first_run, b.key)
     dup, orig = (a, b) if later_a else (b, a)
     if verdict.kind is DuplicateKind.NEAR:
-        reclaim = round(dup.bytes * verdict.score)
+        reclaim = dup.bytes  # the whole lossy copy
     elif verdict.kind is DuplicateKind.REPEAT:
         reclaim = 0
     else:

@@ -45,6 +45,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -157,7 +158,7 @@ def _predict(table: pl.DataFrame, prior: float) -> pl.DataFrame:
     logging.getLogger("splink").setLevel(logging.WARNING)
     db_api = DuckDBAPI()
     frame = db_api.register(table.to_arrow(), table_name="patients_to_link")
-    levels: list[dict[str, object]] = [{"sql_condition": "fam_l IS NULL OR fam_r IS NULL",
+    levels: list[Any] = [{"sql_condition": "fam_l IS NULL OR fam_r IS NULL",
                                         "label_for_charts": "unknown", "is_null_level": True}]
     levels += [{"sql_condition": sql, "label_for_charts": label}
                for label, sql, _, _ in _NAME_LEVELS]
@@ -171,7 +172,7 @@ def _predict(table: pl.DataFrame, prior: float) -> pl.DataFrame:
     settings = SettingsCreator(
         link_type="dedupe_only", comparisons=[name, sex, birth],
         blocking_rules_to_generate_predictions=[
-            "l.birth_date = r.birth_date AND (l.is_new OR r.is_new)"],
+            "l.birth_date = r.birth_date AND (l.is_new OR r.is_new)"],  # type: ignore[list-item]
         probability_two_random_records_match=prior,
         additional_columns_to_retain=["issuer"])
     linker = Linker(frame, settings, log_level=None)
@@ -182,23 +183,23 @@ def _predict(table: pl.DataFrame, prior: float) -> pl.DataFrame:
         return_dtype=pl.String).alias("name_level"))
 
 
-def _decide(row: dict[str, object], threshold: float) -> tuple[object, ...]:
+def _decide(row: dict[str, Any], threshold: float) -> tuple[object, ...]:
     """Apply the threshold and the vetoes to one scored pair."""
     level = str(row["name_level"])
     reasons = ["birth date equal", f"name: {level}"]
-    reasons.append({1: "sex equal", 0: "sex differs"}.get(int(row["gamma_sex"]),  # type: ignore[arg-type]
+    reasons.append({1: "sex equal", 0: "sex differs"}.get(int(row["gamma_sex"]),
                                                            "sex unknown"))
     vetoes = []
     if level in _GIVEN_CONFLICT or level == "unknown":
         vetoes.append("veto: given names differ (possible twin)")
-    if int(row["gamma_sex"]) == 0:  # type: ignore[arg-type]
+    if int(row["gamma_sex"]) == 0:
         vetoes.append("veto: sex differs")
     if row["issuer_l"] == row["issuer_r"] and level not in _NAMES_AGREE:
         vetoes.append("veto: two registrations at one issuer with differing names")
-    probability = float(row["match_probability"])  # type: ignore[arg-type]
+    probability = float(row["match_probability"])
     linked = probability >= threshold and not vetoes
-    a, b = sorted((int(row["unique_id_l"]), int(row["unique_id_r"])))  # type: ignore[arg-type]
-    return (a, b, probability, float(row["match_weight"]), linked,  # type: ignore[arg-type]
+    a, b = sorted((int(row["unique_id_l"]), int(row["unique_id_r"])))
+    return (a, b, probability, float(row["match_weight"]), linked,
             json.dumps(reasons + vetoes))
 
 

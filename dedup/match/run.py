@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -121,9 +122,8 @@ def _match_chunk(archive: Archive, keys: list[int], settings: Settings, mapping:
 
 
 def _union(bands: pl.DataFrame, repeats: pl.DataFrame) -> pl.DataFrame:
-    schema = {"study_key": pl.Int64, "other_key": pl.Int64}
-    frames = [bands.select("study_key", "other_key").cast(schema),
-              repeats.select("study_key", "other_key").cast(schema)]
+    keys = [pl.col("study_key").cast(pl.Int64), pl.col("other_key").cast(pl.Int64)]
+    frames = [bands.select(keys), repeats.select(keys)]
     return pl.concat(frames).unique().sort("study_key", "other_key").with_columns(
         header_jaccard=pl.lit(None, pl.Float64))
 
@@ -151,19 +151,19 @@ def _verify(archive: Archive, pairs: pl.DataFrame, repeats: pl.DataFrame,
     return out
 
 
-def _evidence(row: dict[str, object], phashes: dict[int, list[bytes]],
+def _evidence(row: dict[str, Any], phashes: dict[int, list[bytes]],
               settings: Settings) -> PairEvidence:
-    a, b = phashes.get(row["study_key"], []), phashes.get(row["other_key"], [])  # type: ignore[call-overload]
+    a, b = phashes.get(row["study_key"], []), phashes.get(row["other_key"], [])
     repeat = None
     if row.get("family") is not None:
-        repeat = RepeatEvidence(str(row["family"]), int(row["window_days"]),  # type: ignore[call-overload]
-                                int(row["days_apart"]), float(row["link_probability"]),  # type: ignore[arg-type]
-                                row["link_reasons"])  # type: ignore[arg-type]
+        repeat = RepeatEvidence(str(row["family"]), int(row["window_days"]),
+                                int(row["days_apart"]), float(row["link_probability"]),
+                                row["link_reasons"])
     return PairEvidence(
-        overlap=SetOverlap(int(row["n_study"] or 0), int(row["n_other"] or 0),  # type: ignore[call-overload]
-                           int(row["shared"] or 0)),  # type: ignore[call-overload]
-        bytes_a_in_b=int(row["bytes_study"] or 0), bytes_b_in_a=int(row["bytes_other"] or 0),  # type: ignore[call-overload]
-        header_jaccard=float(row["header_jaccard"] or 0.0),  # type: ignore[arg-type]
+        overlap=SetOverlap(int(row["n_study"] or 0), int(row["n_other"] or 0),
+                           int(row["shared"] or 0)),
+        bytes_a_in_b=int(row["bytes_study"] or 0), bytes_b_in_a=int(row["bytes_other"] or 0),
+        header_jaccard=float(row["header_jaccard"] or 0.0),
         near_fraction=near_fraction(a, b, settings.match_near_max_distance) if a and b else 0.0,
         median_distance=median_distance(a, b),
         repeat=repeat)

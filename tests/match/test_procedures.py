@@ -64,7 +64,7 @@ def test_a_user_table_replaces_the_shipped_one(tmp_path: Path) -> None:
 
 
 def test_malformed_tables_are_reported_together(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="line 2.*line 3"):
+    with pytest.raises(UsageError, match=r"line 2.*line 3"):
         parse_rules("family,modality,terms\n,CT,HEAD\nCT X,,\n")
     with pytest.raises(UsageError, match="lacks columns"):
         parse_rules("name,terms\n")

@@ -1,0 +1,281 @@
+"""The pre-order check's in-memory index of the published archive, rebuilt per generation.
+
+A check must answer in about a millisecond while the nightly batch writes, so it never queries
+the archive per request. :func:`build_index` reads the published snapshot once (three named
+queries) into columnar arrays:
+
+* patient records sorted by birth date (the blocking key of the linkage model), with names,
+  sex, issuer and ID, so the candidates for a question are one binary search away;
+* linked record pairs (the linkage model's decisions) as adjacency lists;
+* studies of a known procedure family sorted by patient, family and date, with the details a
+  prior shows (UID, institution, where the images are) in an Arrow table.
+
+:class:`IndexHolder` keeps the current index and swaps in a new one, built in the background,
+when the batch publishes a new generation: readers never wait for the writer and never see a
+half-built index.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from dedup.archive.db import Archive
+from dedup.archive.publish import PublishedReader, published_path
+from dedup.check_link import Person, decide
+from dedup.errors import ArchiveError
+from dedup.match.linkage import normalise_name
+
+log = logging.getLogger("dedup.check")
+_DETAILS = ("study_uid", "institution", "description", "modalities", "n_instances", "location")
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """The patient asked about, normalised for matching."""
+
+    person: Person
+    birth_day: int  # days since 1970-01-01
+    patient_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A patient record taken to be the person asked about, with the evidence."""
+
+    row: int
+    probability: float
+    reasons: tuple[str, ...]
+
+
+class PriorIndex:
+    """Columnar, read-only lookup structures over one published generation."""
+
+    def __init__(self, patients: pl.DataFrame, studies: pl.DataFrame, links: pl.DataFrame,
+                 generation: str) -> None:
+        self.generation = generation
+        self.built_at = time.time()
+        self.patients = patients.height
+        self.studies = studies.height
+        self._birth = patients["birth_day"].to_numpy()
+        self._sex = patients["sex"].to_numpy()
+        self._names = patients["name"].to_arrow()
+        self._issuers = patients["issuer"].to_arrow()
+        self._ids = patients["patient_id"].to_arrow()
+        self._init_studies(studies)
+        self._init_links(links)
+
+    def _init_studies(self, studies: pl.DataFrame) -> None:
+        families = sorted(studies["family"].unique().to_list())
+        self._family_codes = {family: code for code, family in enumerate(families)}
+        self._family_names = families
+        self._s_family = studies["family"].replace_strict(
+            self._family_codes, return_dtype=pl.Int32).to_numpy()
+        self._s_day = studies["study_day"].to_numpy()
+        self._s_ptr = np.searchsorted(studies["prow"].to_numpy(),
+                                      np.arange(self.patients + 1))
+        table = studies.select(_DETAILS).to_arrow()
+        self._details = [table.column(name).combine_chunks() for name in _DETAILS]
+
+    def _init_links(self, links: pl.DataFrame) -> None:
+        texts = links["reasons"].unique().to_list()
+        self._reasons = [tuple(json.loads(t)) for t in texts]
+        codes = links["reasons"].replace_strict({t: i for i, t in enumerate(texts)},
+                                                return_dtype=pl.Int32).to_numpy()
+        a, b = links["row_a"].to_numpy(), links["row_b"].to_numpy()
+        src, dst = np.concatenate([a, b]), np.concatenate([b, a])
+        order = np.argsort(src, kind="stable")
+        self._l_ptr = np.searchsorted(src[order], np.arange(self.patients + 1))
+        self._l_dst = dst[order]
+        self._l_prob = np.concatenate([links["match_probability"].to_numpy()] * 2)[order]
+        self._l_reason = np.concatenate([codes, codes])[order]
+
+    def has_family(self, family: str) -> bool:
+        """Whether any indexed study has this family."""
+        return family in self._family_codes
+
+    def people(self, query: Query, *, prior: float, threshold: float) -> list[Match]:
+        """Records of the person asked about: direct matches, then their linked records.
+
+        A record matches directly when the linkage model links it to the question, or when
+        it is the same registration (same issuer and ID) with the same birth date and no
+        conflicting sex. Records linked in the archive to a direct match (one hop) count
+        too, with the product of both probabilities. Nothing else does.
+        """
+        lo, hi = (int(i) for i in np.searchsorted(self._birth, [query.birth_day,
+                                                                 query.birth_day + 1]))
+        if lo == hi:
+            return []
+        direct: dict[int, Match] = {}
+        names = self._names.slice(lo, hi - lo).to_pylist()
+        issuers = self._issuers.slice(lo, hi - lo).to_pylist()
+        ids = self._ids.slice(lo, hi - lo).to_pylist()
+        for offset, sex in enumerate(self._sex[lo:hi].tolist()):
+            if query.person.sex and sex and sex != query.person.sex:
+                continue  # vetoed whatever the names say
+            if query.patient_id and ids[offset] == query.patient_id \
+                    and issuers[offset] == query.person.issuer:
+                direct[lo + offset] = Match(lo + offset, 1.0, (
+                    "same issuer and patient ID", "birth date equal",
+                    "sex equal" if sex and query.person.sex else "sex unknown"))
+                continue
+            record = Person(normalise_name(names[offset]), sex, issuers[offset] or "")
+            decision = decide(query.person, record, prior=prior, threshold=threshold)
+            if decision.linked:
+                direct[lo + offset] = Match(lo + offset, decision.probability, decision.reasons)
+        return self._with_linked(direct)
+
+    def _with_linked(self, direct: dict[int, Match]) -> list[Match]:
+        found = dict(direct)
+        for row, match in direct.items():
+            for k in range(int(self._l_ptr[row]), int(self._l_ptr[row + 1])):
+                other = int(self._l_dst[k])
+                if other not in found:
+                    found[other] = Match(other, match.probability * float(self._l_prob[k]),
+                                         ("linked in the archive to a matching record",
+                                          *self._reasons[int(self._l_reason[k])]))
+        return sorted(found.values(), key=lambda m: m.row)
+
+    def priors(self, matches: list[Match], family: str, day: int, window: int
+               ) -> list[dict[str, Any]]:
+        """Studies of the matched records in ``family`` within ``window`` days of ``day``.
+
+        Returns:
+            One dict per study: the detail columns plus ``study_day`` and the match's
+            ``probability`` and ``reasons``, most recent first.
+
+        """
+        code = self._family_codes.get(family)
+        if code is None or not matches:
+            return []
+        picked: list[int] = []
+        owners: list[Match] = []
+        for match in matches:
+            a, b = int(self._s_ptr[match.row]), int(self._s_ptr[match.row + 1])
+            if a == b:
+                continue
+            hits = np.flatnonzero((self._s_family[a:b] == code)
+                                  & (np.abs(self._s_day[a:b] - day) <= window))
+            picked += (hits + a).tolist()
+            owners += [match] * len(hits)
+        if not picked:
+            return []
+        rows = []
+        for index, match in zip(picked, owners, strict=True):
+            row = {name: column[index].as_py() for name, column in zip(
+                _DETAILS, self._details, strict=True)}
+            row.update(study_day=int(self._s_day[index]), probability=match.probability,
+                       reasons=match.reasons)
+            rows.append(row)
+        return sorted(rows, key=lambda r: (-r["study_day"], r["study_uid"]))
+
+
+def build_index(archive: Archive, birth_date: date | None = None) -> PriorIndex:
+    """Read a (published, read-only) archive into a :class:`PriorIndex`.
+
+    Args:
+        archive: the snapshot to read.
+        birth_date: keep only patients born that day (a one-off check needs no more);
+            ``None`` keeps everyone.
+
+    """
+    params = {"birth": birth_date}
+    patients = archive.run("check_patients", params)
+    studies = archive.run("check_studies", params)
+    links = archive.run("check_links", params)
+    return PriorIndex(patients, studies, links, Path(archive.path).name)
+
+
+class IndexHolder:
+    """The current :class:`PriorIndex` of an archive's published snapshot.
+
+    :meth:`current` builds the first index on demand; :meth:`start` runs a thread that
+    polls the published link every ``reload_seconds`` and swaps in a new index when the batch
+    has published a new generation. Requests keep using the previous index meanwhile.
+    """
+
+    def __init__(self, archive_path: str | Path, reload_seconds: float = 1.0) -> None:
+        self.archive_path = str(archive_path)
+        self.reload_seconds = reload_seconds
+        self._link = published_path(archive_path)
+        self._reader = PublishedReader(archive_path)
+        self._index: PriorIndex | None = None
+        self._target = ""
+        self._build_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def current(self) -> PriorIndex:
+        """The index in use (built now if there is none yet).
+
+        Raises:
+            ArchiveError: nothing has been published yet.
+
+        """
+        index = self._index
+        if index is None:
+            self.refresh()
+            index = self._index
+            assert index is not None
+        return index
+
+    def refresh(self) -> bool:
+        """Build and swap in the index of the newest generation if it changed.
+
+        Returns:
+            Whether a new index was swapped in.
+
+        Raises:
+            ArchiveError: nothing has been published yet.
+
+        """
+        with self._build_lock:
+            target = os.path.realpath(self._link)
+            if target == self._target and self._index is not None:
+                return False
+            started = time.monotonic()
+            archive = self._reader.archive()
+            index = build_index(archive)
+            self._index, self._target = index, os.path.realpath(archive.path)
+            self._reader.close()  # the index holds everything; release the snapshot
+        log.info("check index: generation %s, %d patients, %d studies, built in %.1f s",
+                 index.generation, index.patients, index.studies, time.monotonic() - started)
+        return True
+
+    def start(self) -> None:
+        """Start the background thread that picks up new generations."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._poll, name="dedup-index", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.reload_seconds):
+            try:
+                self.refresh()
+            except ArchiveError as exc:
+                log.warning("check index not refreshed: %s", exc)
+            except Exception:  # keep serving the previous generation whatever happens
+                log.exception("check index refresh failed; serving the previous generation")
+
+
+def day_number(value: date) -> int:
+    """Days since 1970-01-01 (the index's date unit)."""
+    return (value - date(1970, 1, 1)).days
+

@@ -1,0 +1,157 @@
+"""Is the patient asked about the same person as an archived patient record?
+
+The pre-order check has to decide this for one question against a few dozen records in well
+under a millisecond, so it cannot run the Splink model of :mod:`dedup.match.linkage` per
+request. This module applies the *same* Fellegi-Sunter model and the same vetoes in plain
+Python: the m/u probabilities below mirror ``dedup.match.linkage`` (its table is private), and
+``tests/test_check.py`` scores name pairs both ways and requires the same decision and
+probability, so the two cannot drift apart unnoticed.
+
+Only pairs with the same birth date are ever compared (the index blocks on it), so birth date
+always agrees here. A decision's reasons never contain a name, an ID or a date.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from dedup.match.linkage import NameParts
+
+#: (label, m, u) of the name levels, in the order they are tested (mirrors linkage.py).
+NAME_LEVELS: dict[str, tuple[float, float]] = {
+    "identical": (0.80, 5e-5),
+    "middle name missing or different": (0.08, 1e-5),
+    "same words, other order": (0.05, 1e-6),
+    "spelling variant": (0.06, 1e-4),
+    "family name only": (0.01, 2e-3),
+    "different": (0.01, 0.998),
+}
+_NAMES_AGREE = frozenset({"identical", "middle name missing or different",
+                          "same words, other order"})
+_GIVEN_CONFLICT = frozenset({"family name only", "different", "unknown"})
+_SEX_EQUAL = math.log2(0.98 / 0.5)
+_BIRTH_EQUAL = math.log2(0.98 / (1 / 30000))
+SEX_CODES: dict[str, int] = {"M": 1, "F": 2, "MALE": 1, "FEMALE": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Normalised demographics of one side of a comparison (birth date implied equal)."""
+
+    name: NameParts
+    sex: int  # 0 unknown or other, 1 male, 2 female
+    issuer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDecision:
+    """The model's verdict on one pair: linked or not, with probability and reasons."""
+
+    linked: bool
+    probability: float
+    reasons: tuple[str, ...]
+
+
+def sex_code(value: str | None) -> int:
+    """``M``/``male`` -> 1, ``F``/``female`` -> 2, anything else (unknown, other) -> 0."""
+    return SEX_CODES.get((value or "").strip().upper(), 0)
+
+
+def name_level(a: NameParts, b: NameParts) -> str:
+    """The agreement level of two normalised names (``unknown`` when a family name is missing).
+
+    Empty given names compare like SQL NULLs (never equal), as in the Splink model.
+    """
+    if not a.family or not b.family:
+        return "unknown"
+    given_equal = bool(a.given) and a.given == b.given
+    if a.family == b.family and given_equal:
+        return "identical" if a.middle == b.middle else "middle name missing or different"
+    wa, wb = set(a.words), set(b.words)
+    if len(wa & wb) >= 2 and (wa <= wb or wb <= wa):
+        return "same words, other order"
+    if (a.given and b.given and jaro_winkler(a.family, b.family) >= 0.9
+            and jaro_winkler(a.given, b.given) >= 0.9):
+        return "spelling variant"
+    return "family name only" if a.family == b.family else "different"
+
+
+def decide(query: Person, record: Person, *, prior: float, threshold: float) -> LinkDecision:
+    """Score a same-birth-date pair with the linkage model and apply its vetoes.
+
+    Args:
+        query: the patient asked about.
+        record: an archived patient record with the same birth date.
+        prior: probability that two random records are the same person (``link_prior``).
+        threshold: least probability to link (``link_threshold``).
+
+    Returns:
+        The decision; ``linked`` only when the probability reaches the threshold and no
+        veto applies (precision over recall).
+
+    """
+    level = name_level(query.name, record.name)
+    weight = math.log2(prior / (1 - prior)) + _BIRTH_EQUAL
+    if level != "unknown":
+        m, u = NAME_LEVELS[level]
+        weight += math.log2(m / u)
+    reasons = ["birth date equal", f"name: {level}"]
+    vetoes = []
+    if query.sex and record.sex:
+        if query.sex == record.sex:
+            weight += _SEX_EQUAL
+            reasons.append("sex equal")
+        else:
+            weight += math.log2(0.01 / 0.5)
+            reasons.append("sex differs")
+            vetoes.append("veto: sex differs")
+    else:
+        reasons.append("sex unknown")
+    if level in _GIVEN_CONFLICT:
+        vetoes.append("veto: given names differ (possible twin)")
+    if query.issuer and query.issuer == record.issuer and level not in _NAMES_AGREE:
+        vetoes.append("veto: two registrations at one issuer with differing names")
+    probability = 1.0 / (1.0 + 2.0 ** -weight)
+    return LinkDecision(probability >= threshold and not vetoes, probability,
+                        tuple(reasons + vetoes))
+
+
+def could_link(query: NameParts, record: NameParts) -> bool:
+    """Cheap test: can the names reach a level that links at all (before scoring)?"""
+    return name_level(query, record) not in _GIVEN_CONFLICT
+
+
+def jaro_winkler(a: str, b: str, prefix_scale: float = 0.1) -> float:
+    """Jaro-Winkler similarity (prefix bonus up to 4 characters when Jaro exceeds 0.7)."""
+    if a == b:
+        return 1.0
+    jaro = _jaro(a, b)
+    if jaro <= 0.7:
+        return jaro
+    prefix = 0
+    for x, y in zip(a[:4], b[:4], strict=False):
+        if x != y:
+            break
+        prefix += 1
+    return jaro + prefix * prefix_scale * (1.0 - jaro)
+
+
+def _jaro(a: str, b: str) -> float:
+    if not a or not b:
+        return 0.0
+    reach = max(max(len(a), len(b)) // 2 - 1, 0)
+    used = [False] * len(b)
+    matched_a = []
+    for i, ch in enumerate(a):
+        for j in range(max(0, i - reach), min(len(b), i + reach + 1)):
+            if not used[j] and b[j] == ch:
+                used[j] = True
+                matched_a.append(ch)
+                break
+    m = len(matched_a)
+    if not m:
+        return 0.0
+    matched_b = [b[j] for j in range(len(b)) if used[j]]
+    transpositions = sum(x != y for x, y in zip(matched_a, matched_b, strict=True)) / 2
+    return (m / len(a) + m / len(b) + (m - transpositions) / m) / 3.0

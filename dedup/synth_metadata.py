@@ -1,0 +1,165 @@
+"""A metadata-only synthetic archive, generated in SQL, for the check service at scale.
+
+:mod:`dedup.synth` writes real DICOM files, which is right for the pipeline but far too slow
+for an archive of a million patients. The pre-order check reads only metadata (patients,
+studies, procedure families, patient links), so :func:`make_metadata_archive` fills those
+tables directly with DuckDB's generators: 1M patients and 5M studies take well under a minute.
+
+Every person gets a record at one institution; a share of them (``linked_share``) also has a
+record at another institution under a spelling of the same name, with the linked pair in
+``patient_links`` as the linkage model would have stored it. Names are invented from short
+word lists (never real people); everything derives from ``seed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from dedup.archive.db import Archive
+from dedup.archive.publish import publish
+from dedup.match.procedures import load_mapping
+
+_FAMILIES = ("NOVAK", "OKAFOR", "MARSH", "CASTILLO", "WEISS", "BOEHM", "MUELLER", "SCHMIDT",
+             "GARCIA", "NGUYEN", "SILVA", "KOWALSKI", "HANSEN", "ROSSI", "DUBOIS", "TANAKA",
+             "IVANOV", "OSEI", "LARSEN", "MORENO", "KELLY", "BRENNAN", "FISCHER", "PETROV",
+             "SANTOS", "YILMAZ", "COHEN", "HAMID", "LINDQVIST", "ABARA", "QUINN", "VARGA")
+_GIVEN = ("DANIEL", "ANNA", "LENA", "PETER", "INGRID", "KARL", "MARTA", "OLE", "HANS",
+          "SOFIA", "JONAS", "MAYA", "LUCA", "NORA", "EMIL", "IDA", "FELIX", "CLARA", "OMAR",
+          "AMARA", "KENJI", "ZOE", "MILAN", "RUTH", "IVAN", "LEA", "TOMAS", "ELIF")
+_INSTITUTIONS = (("STMARY", "St. Mary Hospital"), ("KLINORD", "Klinikum Nord"),
+                 ("RIVERSIDE", "Riverside Imaging Center"))
+FIRST_STUDY = date(2020, 1, 1)
+STUDY_SPAN_DAYS = 6 * 365
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataArchive:
+    """What was generated, and where it was published."""
+
+    path: Path
+    patients: int
+    studies: int
+    links: int
+
+
+def make_metadata_archive(path: str | Path, *, persons: int, studies_per_record: int = 5,
+                          linked_share: float = 0.25, seed: int = 0,
+                          publish_snapshot: bool = True) -> MetadataArchive:
+    """Create (replacing) a metadata-only archive at ``path`` and publish it.
+
+    Args:
+        path: the DuckDB file to create.
+        persons: invented people; each has one record, ``linked_share`` of them two.
+        studies_per_record: studies per patient record.
+        linked_share: share of persons with a second, linked record elsewhere.
+        seed: same seed, same archive.
+        publish_snapshot: publish a snapshot for readers when done.
+
+    """
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    families = sorted(load_mapping().windows)
+    with Archive.open(path) as archive, archive.transaction():
+        archive.execute(_patients_sql(), {"persons": persons, "seed": seed,
+                                          "share": linked_share})
+        archive.execute(_links_sql())
+        archive.execute(_families_sql(families), {"per": studies_per_record, "seed": seed,
+                                                   "first": FIRST_STUDY,
+                                                   "span": STUDY_SPAN_DAYS})
+        archive.execute(_studies_sql(), {"seed": seed})
+        archive.execute("INSERT INTO study_procedures SELECT study_key, family, true, "
+                        "'description', 'synthetic' FROM synthetic_families")
+        archive.execute("DROP TABLE synthetic_families")
+        archive.execute("INSERT INTO runs (run_id, command, started_at, ended_at, status, "
+                        "version) VALUES (nextval('run_ids'), 'synth-metadata', now(), now(), "
+                        "'ok', 'synthetic')")
+        counts = [int(archive.scalar(f"SELECT count(*) FROM {t}"))
+                  for t in ("patients", "studies", "patient_links")]
+    if publish_snapshot:
+        with Archive.open(path) as archive:
+            publish(archive)
+    return MetadataArchive(path, *counts)
+
+
+def _words(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def _patients_sql() -> str:
+    """One record per person, a second (name spelled as another site would) for a share."""
+    return f"""
+    INSERT INTO patients
+    WITH people AS (
+        SELECT i AS person,
+               hash(i, $seed) AS h,
+               {_words(_FAMILIES)}[1 + (hash(i, $seed, 1) % {len(_FAMILIES)})::INTEGER] AS fam,
+               {_words(_GIVEN)}[1 + (hash(i, $seed, 2) % {len(_GIVEN)})::INTEGER] AS giv,
+               DATE '1930-01-01' + (hash(i, $seed, 3) % 32000)::INTEGER AS born,
+               CASE WHEN hash(i, $seed, 4) % 2 = 0 THEN 'M' ELSE 'F' END AS sex
+        FROM range($persons) AS t(i)
+    ),
+    records AS (
+        SELECT person, 0 AS copy, (h % 3)::INTEGER AS site, fam || '^' || giv AS name,
+               born, sex FROM people
+        UNION ALL
+        SELECT person, 1, ((h % 3 + 1) % 3)::INTEGER,
+               fam[1] || lower(fam[2:]) || '^' || giv[1] || lower(giv[2:]) || '^J', born, sex
+        FROM people WHERE (h % 1000) < $share * 1000
+    )
+    SELECT row_number() OVER (ORDER BY person, copy) AS patient_key,
+           {_words(tuple(i for i, _ in _INSTITUTIONS))}[site + 1] AS issuer,
+           {_words(tuple(i for i, _ in _INSTITUTIONS))}[site + 1] || '-' || person AS patient_id,
+           name, born, sex,
+           {_words(tuple(n for _, n in _INSTITUTIONS))}[site + 1] AS institution
+    FROM records
+    """
+
+
+def _links_sql() -> str:
+    return """
+    INSERT INTO patient_links
+    SELECT a.patient_key, b.patient_key, 0.99978, 12.2, true,
+           '["birth date equal", "name: middle name missing or different", "sex equal"]', NULL
+    FROM patients AS a JOIN patients AS b
+      ON split_part(a.patient_id, '-', 2) = split_part(b.patient_id, '-', 2)
+     AND a.patient_key < b.patient_key
+    """
+
+
+def _families_sql(families: list[str]) -> str:
+    return f"""
+    CREATE TEMP TABLE synthetic_families AS
+    SELECT p.patient_key, p.institution,
+           row_number() OVER (ORDER BY p.patient_key, k) AS study_key,
+           {_words(tuple(families))}[1 + (hash(p.patient_key, k, $seed)
+                                           % {len(families)})::INTEGER] AS family,
+           $first + (hash(p.patient_key, k, $seed, 9) % $span)::INTEGER AS study_date
+    FROM patients AS p, range($per) AS t(k)
+    """
+
+
+def _studies_sql() -> str:
+    return """
+    INSERT INTO studies (study_key, study_uid, patient_key, study_date, description,
+                         institution, modalities, body_part, n_series, n_instances, bytes,
+                         first_run, last_run)
+    SELECT study_key,
+           '1.2.826.0.1.3680043.8.498.' || (hash(study_key, $seed) % 1000000000000000)
+               || '.' || study_key,
+           patient_key, study_date, family, institution, split_part(family, ' ', 1),
+           split_part(family, ' ', 2), 1, 1, 0, 1, 1
+    FROM synthetic_families
+    """
+
+
+def hit_question(archive: Archive, offset: int = 0) -> dict[str, str]:
+    """A question that has a prior: a record's study, asked about a week later."""
+    row = archive.query(
+        "SELECT p.name, p.birth_date, p.sex, sp.family, s.study_date FROM studies AS s "
+        "JOIN patients AS p USING (patient_key) JOIN study_procedures AS sp USING (study_key) "
+        "ORDER BY s.study_key LIMIT 1 OFFSET ?", [offset]).row(0, named=True)
+    return {"name": row["name"], "birth_date": row["birth_date"].isoformat(),
+            "sex": row["sex"], "procedure": row["family"],
+            "order_date": (row["study_date"] + timedelta(days=7)).isoformat()}
