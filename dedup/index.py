@@ -65,7 +65,8 @@ def index(paths: Iterable[str | Path], settings: Settings,
                            skipped)
                 if progress:
                     progress(totals.inputs, totals.bytes)
-            match(archive, settings, run_id=run_id)
+            matched = match(archive, settings, run_id=run_id)
+            totals.duplicates = {**matched.duplicates, "exact": matched.exact}
             status = "ok"
         except KeyboardInterrupt:
             status = "interrupted"
@@ -121,6 +122,7 @@ class _Totals:
         self.studies: set[str] = set()
         self.series: set[str] = set()
         self.reasons: dict[str, int] = defaultdict(int)
+        self.duplicates: dict[str, int] = {}
 
     def add(self, counts: BatchCounts, skipped: int) -> None:
         self.inputs += counts.instances + counts.recognised + counts.quarantined + skipped
@@ -139,7 +141,8 @@ class _Totals:
                           series=len(self.series), instances=self.instances,
                           skipped=self.skipped, recognised=self.recognised,
                           quarantined=self.quarantined, bytes=self.bytes, files=self.inputs,
-                          seconds=round(seconds, 3), quarantine_reasons=dict(self.reasons))
+                          seconds=round(seconds, 3), quarantine_reasons=dict(self.reasons),
+                          duplicates=dict(self.duplicates))
 
 
 def _reasons_text(reasons: dict[str, int]) -> str:

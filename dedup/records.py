@@ -106,6 +106,7 @@ class RunSummary:
     files: int
     seconds: float
     quarantine_reasons: dict[str, int]
+    duplicates: dict[str, int]  # new duplicate rows found by matching, by kind
 
     def as_dict(self) -> dict[str, object]:
         """Return the summary as plain JSON-serialisable values."""

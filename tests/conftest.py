@@ -53,3 +53,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     from dedup.synth import make_corpus
 
     return make_corpus(tmp_path_factory.mktemp("corpus"), patients=4, seed=7, ct_slices=6)
+
+
+@pytest.fixture(scope="session")
+def demo_archive(corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
+    """The corpus indexed into a published archive, plus demo checks (shared, read-only)."""
+    from dedup.demo_checks import add_demo_checks
+    from dedup.index import index
+
+    path = tmp_path_factory.mktemp("demo") / "archive.duckdb"
+    settings = Settings(archive=str(path), workers=1)
+    index([corpus.archive_dir], settings)
+    index([corpus.incoming_dir], settings)
+    add_demo_checks(path)
+    return path

@@ -47,8 +47,12 @@ def print_summary(summary: RunSummary) -> None:
         + "".join(f"\n    {n:>6}  {reason}" for reason, n in
                   sorted(summary.quarantine_reasons.items())),
     ]
+    found = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.duplicates.items()) if n)
+    lines.append(f"  duplicates  {found or 'none found'}")
     if summary.quarantined:
         lines.append("  list them with: dedup quarantine")
+    if found:
+        lines.append("  list them with: dedup duplicates")
     for line in lines:
         typer.echo(line)
     log.debug("summary printed")

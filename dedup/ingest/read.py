@@ -74,7 +74,8 @@ def read_location(location: Location, settings: Settings) -> DicomFile | Quarant
     except PermissionError:
         return Quarantined(location, QuarantineReason.UNREADABLE, "permission denied")
     except OSError as exc:
-        return Quarantined(location, QuarantineReason.UNREADABLE, exc.strerror or type(exc).__name__)
+        detail = exc.strerror or type(exc).__name__
+        return Quarantined(location, QuarantineReason.UNREADABLE, detail)
     file_hash = xxhash.xxh3_128_digest(data)
     try:
         dicom = DicomFile(location, data, file_hash, parse(data))
