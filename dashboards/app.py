@@ -237,7 +237,7 @@ def _assumptions(view: View) -> None:
                "reference tables. The sidebar's *What if…* inputs change them for this "
                "session only; rows they change name the what-if as their source.")
     st.markdown(
-        f"Storage: **{metrics.format_money(model.storage_cost(model.bytes_per_gb))}** per GB "
+        f"Storage: **USD {model.storage_cost(model.bytes_per_gb):,.2f}** per GB "
         f"kept {model.retention_years:g} years (USD {model.price_per_gb_month:.4f} per "
         f"GB-month x 12 x {model.retention_years:g}).")
     st.subheader("Savings per procedure family")
@@ -267,8 +267,8 @@ def _drilldown(view: View) -> None:
 
 
 def _table(frame: pl.DataFrame, name: str) -> None:
-    """Show a table and offer exactly what is shown as CSV (amounts rounded to cents)."""
-    frame = frame.with_columns(pl.col(pl.Float64).round(2), pl.col(pl.Date).cast(pl.String))
+    """Show a table and offer exactly what is shown as CSV (decimals rounded to 4 places)."""
+    frame = frame.with_columns(pl.col(pl.Float64).round(4), pl.col(pl.Date).cast(pl.String))
     st.dataframe(frame, hide_index=True, width="stretch")
     st.download_button(f"Download {name}.csv", frame.write_csv(), file_name=f"{name}.csv",
                        mime="text/csv", key=f"csv-{name}", icon=":material/download:")

@@ -22,6 +22,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -59,7 +60,15 @@ class Match:
 
 
 class PriorIndex:
-    """Columnar, read-only lookup structures over one published generation."""
+    """Columnar, read-only lookup structures over one published generation.
+
+    Args:
+        patients: ``check_patients.sql`` rows, in blocking order.
+        studies: ``check_studies.sql`` rows (any order).
+        links: ``check_links.sql`` rows.
+        generation: the snapshot's name, reported with each answer.
+
+    """
 
     def __init__(self, patients: pl.DataFrame, studies: pl.DataFrame, links: pl.DataFrame,
                  generation: str) -> None:
@@ -69,30 +78,35 @@ class PriorIndex:
         self.studies = studies.height
         self._birth = patients["birth_day"].to_numpy()
         self._sex = patients["sex"].to_numpy()
-        self._names = patients["name"].to_arrow()
-        self._issuers = patients["issuer"].to_arrow()
-        self._ids = patients["patient_id"].to_arrow()
-        self._init_studies(studies)
-        self._init_links(links)
+        self._names, self._issuers, self._ids = (
+            patients[c].rechunk().to_arrow() for c in ("name", "issuer", "patient_id"))
+        rows = _row_lookup(patients["patient_key"].to_numpy())
+        self._init_studies(studies, rows(studies["patient_key"].to_numpy()))
+        self._init_links(links, rows(links["patient_key_a"].to_numpy()),
+                         rows(links["patient_key_b"].to_numpy()))
+        if self.patients:  # the first Arrow scalar read is slow: take it here, not in a check
+            self.priors([Match(0, 1.0, ())], next(iter(self._family_codes), ""), 0, 1 << 20)
 
-    def _init_studies(self, studies: pl.DataFrame) -> None:
+    def _init_studies(self, studies: pl.DataFrame, prow: np.ndarray) -> None:
         families = sorted(studies["family"].unique().to_list())
         self._family_codes = {family: code for code, family in enumerate(families)}
-        self._family_names = families
-        self._s_family = studies["family"].replace_strict(
-            self._family_codes, return_dtype=pl.Int32).to_numpy()
-        self._s_day = studies["study_day"].to_numpy()
-        self._s_ptr = np.searchsorted(studies["prow"].to_numpy(),
-                                      np.arange(self.patients + 1))
-        table = studies.select(_DETAILS).to_arrow()
-        self._details = [table.column(name).combine_chunks() for name in _DETAILS]
+        family = studies["family"].replace_strict(self._family_codes,
+                                                  return_dtype=pl.Int32).to_numpy()
+        day = studies["study_day"].to_numpy()
+        # one int64 sort key: patient row, family, date (offset to be non-negative)
+        key = (prow.astype(np.int64) << 32) | (family.astype(np.int64) << 24) \
+            | (day.astype(np.int64) + (1 << 23))
+        order = np.argsort(key)
+        self._s_family, self._s_day = family[order], day[order]
+        self._s_row = order  # position in the detail columns, which keep the query's order
+        self._s_ptr = np.searchsorted(prow[order], np.arange(self.patients + 1))
+        self._details = [studies[name].rechunk().to_arrow() for name in _DETAILS]
 
-    def _init_links(self, links: pl.DataFrame) -> None:
+    def _init_links(self, links: pl.DataFrame, a: np.ndarray, b: np.ndarray) -> None:
         texts = links["reasons"].unique().to_list()
         self._reasons = [tuple(json.loads(t)) for t in texts]
         codes = links["reasons"].replace_strict({t: i for i, t in enumerate(texts)},
                                                 return_dtype=pl.Int32).to_numpy()
-        a, b = links["row_a"].to_numpy(), links["row_b"].to_numpy()
         src, dst = np.concatenate([a, b]), np.concatenate([b, a])
         order = np.argsort(src, kind="stable")
         self._l_ptr = np.searchsorted(src[order], np.arange(self.patients + 1))
@@ -172,7 +186,8 @@ class PriorIndex:
             return []
         rows = []
         for index, match in zip(picked, owners, strict=True):
-            row = {name: column[index].as_py() for name, column in zip(
+            at = int(self._s_row[index])
+            row = {name: column[at].as_py() for name, column in zip(
                 _DETAILS, self._details, strict=True)}
             row.update(study_day=int(self._s_day[index]), probability=match.probability,
                        reasons=match.reasons)
@@ -180,16 +195,32 @@ class PriorIndex:
         return sorted(rows, key=lambda r: (-r["study_day"], r["study_uid"]))
 
 
-def build_index(archive: Archive, birth_date: date | None = None) -> PriorIndex:
+def _row_lookup(keys: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A function mapping patient keys to their rows (keys are unique; all looked-up exist)."""
+    if keys.size and 0 <= keys.min() and keys.max() <= 4 * keys.size + 1024:
+        table = np.full(int(keys.max()) + 1, -1, dtype=np.int64)
+        table[keys] = np.arange(keys.size)
+        return lambda wanted: table[wanted]
+    by_key = np.argsort(keys)
+    return lambda wanted: by_key[np.searchsorted(keys, wanted, sorter=by_key)]
+
+
+def build_index(archive: Archive, birth_date: date | None = None,
+                threads: int | None = None) -> PriorIndex:
     """Read a (published, read-only) archive into a :class:`PriorIndex`.
 
     Args:
         archive: the snapshot to read.
         birth_date: keep only patients born that day (a one-off check needs no more);
             ``None`` keeps everyone.
+        threads: DuckDB threads for the queries (a server rebuilding in the background uses
+            one, leaving the other cores to the requests); ``None``: DuckDB's default.
 
     """
     params = {"birth": birth_date}
+    archive.execute("SET enable_progress_bar = false")
+    if threads:
+        archive.execute(f"SET threads = {int(threads)}")
     patients = archive.run("check_patients", params)
     studies = archive.run("check_studies", params)
     links = archive.run("check_links", params)
@@ -245,7 +276,7 @@ class IndexHolder:
                 return False
             started = time.monotonic()
             archive = self._reader.archive()
-            index = build_index(archive)
+            index = build_index(archive, threads=1 if self._thread else None)
             self._index, self._target = index, os.path.realpath(archive.path)
             self._reader.close()  # the index holds everything; release the snapshot
         log.info("check index: generation %s, %d patients, %d studies, built in %.1f s",

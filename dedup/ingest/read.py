@@ -5,6 +5,7 @@ from __future__ import annotations
 import mmap
 import os
 import zipfile
+from collections.abc import MutableSequence
 from dataclasses import dataclass
 from functools import lru_cache
 from io import BytesIO
@@ -171,8 +172,7 @@ def _dataset_values(ds: Dataset) -> dict[str, str | int]:
         if keyword in ds and ds[keyword].value not in (None, ""):
             value = ds[keyword].value
             values[keyword] = value if isinstance(value, int) else "\\".join(
-                str(v) for v in value) if keyword in ("ImagePositionPatient", "PixelSpacing",
-                                                      "ImageOrientationPatient") else str(value)
+                str(v) for v in value) if isinstance(value, MutableSequence) else str(value)
     for keyword in SEQUENCE_TAGS.values():
         if keyword in ds and len(ds[keyword].value):
             item = ds[keyword].value[0]

@@ -1,12 +1,8 @@
--- Linked patient record pairs (the linkage model's decision), as patient positions of
--- check_patients.sql. Only linked pairs count as the same person: precision over recall.
-WITH prow AS (
-    SELECT patient_key, row_number() OVER (ORDER BY birth_date, patient_key) - 1 AS prow
-    FROM patients
-    WHERE birth_date IS NOT NULL AND ($birth IS NULL OR birth_date = $birth)
-)
-SELECT a.prow AS row_a, b.prow AS row_b, l.match_probability, l.reasons
-FROM patient_links AS l
-JOIN prow AS a ON a.patient_key = l.patient_key_a
-JOIN prow AS b ON b.patient_key = l.patient_key_b
-WHERE l.linked
+-- Linked patient record pairs: the linkage model's decisions. Only linked pairs count as the
+-- same person (precision over recall). $birth (a DATE, or NULL for all) keeps the pairs of
+-- patients born that day (linked records always share their birth date).
+SELECT patient_key_a, patient_key_b, match_probability, reasons
+FROM patient_links
+WHERE linked
+  AND ($birth IS NULL
+       OR patient_key_a IN (SELECT patient_key FROM patients WHERE birth_date = $birth))

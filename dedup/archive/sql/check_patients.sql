@@ -1,10 +1,7 @@
 -- Patient records the pre-order check can match, in blocking order: birth date, then key.
 -- Records without a birth date are never linked (see dedup.match.linkage), so they are left
 -- out; $birth (a DATE, or NULL for all) keeps one birth date only, for a one-off CLI check.
--- Row numbers (prow) are the index's patient positions; check_studies.sql and
--- check_links.sql number the records the same way.
-SELECT row_number() OVER (ORDER BY birth_date, patient_key) - 1 AS prow,
-       patient_key,
+SELECT patient_key,
        issuer,
        patient_id,
        name,
@@ -12,4 +9,4 @@ SELECT row_number() OVER (ORDER BY birth_date, patient_key) - 1 AS prow,
        CAST(CASE upper(sex) WHEN 'M' THEN 1 WHEN 'F' THEN 2 ELSE 0 END AS TINYINT) AS sex
 FROM patients
 WHERE birth_date IS NOT NULL AND ($birth IS NULL OR birth_date = $birth)
-ORDER BY prow
+ORDER BY birth_date, patient_key

@@ -1,13 +1,8 @@
 -- Studies a pre-order check can return: a known procedure family (a fallback family never
--- raises a repeat warning) and a study date, ordered by patient position, family and date.
--- `location` is where the images are: the folder (or zip file) common to the study's
--- instances as first read, NULL for metadata-only archives.
-WITH prow AS (
-    SELECT patient_key, row_number() OVER (ORDER BY birth_date, patient_key) - 1 AS prow
-    FROM patients
-    WHERE birth_date IS NOT NULL AND ($birth IS NULL OR birth_date = $birth)
-),
-spread AS (
+-- raises a repeat warning) and a study date. $birth (a DATE, or NULL for all) keeps the
+-- patients born that day only. `location` is where the images are: the folder (or zip file)
+-- common to the study's instances as first read, NULL for metadata-only archives.
+WITH spread AS (
     SELECT study_key, min(location) AS lo, max(location) AS hi
     FROM instances
     GROUP BY study_key
@@ -20,7 +15,7 @@ folder AS (
                least(length(lo), length(hi)))), '[^/\\!]*$', ''), '!') AS location
     FROM spread
 )
-SELECT p.prow,
+SELECT s.patient_key,
        sp.family,
        CAST(datediff('day', DATE '1970-01-01', s.study_date) AS INTEGER) AS study_day,
        s.study_uid,
@@ -31,7 +26,7 @@ SELECT p.prow,
        f.location
 FROM studies AS s
 JOIN study_procedures AS sp USING (study_key)
-JOIN prow AS p USING (patient_key)
 LEFT JOIN folder AS f USING (study_key)
 WHERE sp.known AND s.study_date IS NOT NULL
-ORDER BY p.prow, sp.family, study_day, s.study_uid
+  AND ($birth IS NULL
+       OR s.patient_key IN (SELECT patient_key FROM patients WHERE birth_date = $birth))
