@@ -48,3 +48,23 @@ bench-match: $(STAMP)
 
 eval: $(STAMP) system-deps
 	$(BIN)/python benchmarks/eval_matching.py --out eval-out --seeds 4
+
+.PHONY: fuzz faults
+FUZZ_SECONDS ?= 600
+
+# Coverage-guided fuzzing of the DICOM reading path (atheris), bounded by FUZZ_SECONDS.
+# Every distinct crash lands in .fuzz/crashes/ (summary.json counts them); each one becomes a
+# case in tests/test_fuzz_read.py.
+fuzz: $(STAMP)
+	$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/pip install --quiet 'atheris>=2.3'
+	mkdir -p .fuzz/corpus .fuzz/crashes
+	$(BIN)/python fuzz/fuzz_read.py --seeds .fuzz/seeds
+	DEDUP_FUZZ_KEEP_GOING=1 DEDUP_FUZZ_CRASHES=.fuzz/crashes \
+	  $(BIN)/python fuzz/fuzz_read.py .fuzz/corpus .fuzz/seeds -max_total_time=$(FUZZ_SECONDS) \
+	  -artifact_prefix=.fuzz/crashes/ -rss_limit_mb=4096 -timeout=30 -print_final_stats=1
+
+# The nightly fault tests at full strength: 20 kill -9 points (half of them also kill the
+# recovering run), PACS stopped / 500s / slow, disk full; against a real Orthanc.
+faults: $(STAMP) system-deps
+	DEDUP_KILL_POINTS=20 DEDUP_KILL_TWICE=1 $(BIN)/python -m pytest -q -s \
+	  tests/e2e/test_nightly.py tests/ingest/test_orthanc.py

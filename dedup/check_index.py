@@ -126,8 +126,8 @@ class PriorIndex:
         conflicting sex. Records linked in the archive to a direct match (one hop) count
         too, with the product of both probabilities. Nothing else does.
         """
-        lo, hi = (int(i) for i in np.searchsorted(self._birth, [query.birth_day,
-                                                                 query.birth_day + 1]))
+        bounds = np.array([query.birth_day, query.birth_day + 1], dtype=self._birth.dtype)
+        lo, hi = (int(i) for i in self._birth.searchsorted(bounds))
         if lo == hi:
             return []
         direct: dict[int, Match] = {}
@@ -250,11 +250,15 @@ class IndexHolder:
         """The index in use (built now if there is none yet).
 
         Raises:
-            ArchiveError: nothing has been published yet.
+            ArchiveError: nothing has been published yet, or (with the background thread
+                running) the first index is still being built.
 
         """
         index = self._index
         if index is None:
+            if self._thread is not None:  # a server never builds inside a request
+                raise ArchiveError("the check index is not ready yet (nothing published, or "
+                                   "the first build is running); retry shortly")
             self.refresh()
             index = self._index
             assert index is not None

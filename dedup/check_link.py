@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from rapidfuzz.distance import JaroWinkler
+
 from dedup.match.linkage import NameParts
 
 #: (label, m, u) of the name levels, in the order they are tested (mirrors linkage.py).
@@ -122,36 +124,10 @@ def could_link(query: NameParts, record: NameParts) -> bool:
     return name_level(query, record) not in _GIVEN_CONFLICT
 
 
-def jaro_winkler(a: str, b: str, prefix_scale: float = 0.1) -> float:
-    """Jaro-Winkler similarity (prefix bonus up to 4 characters when Jaro exceeds 0.7)."""
-    if a == b:
-        return 1.0
-    jaro = _jaro(a, b)
-    if jaro <= 0.7:
-        return jaro
-    prefix = 0
-    for x, y in zip(a[:4], b[:4], strict=False):
-        if x != y:
-            break
-        prefix += 1
-    return jaro + prefix * prefix_scale * (1.0 - jaro)
+def jaro_winkler(a: str, b: str) -> float:
+    """Jaro-Winkler similarity, as DuckDB's ``jaro_winkler_similarity`` computes it.
 
-
-def _jaro(a: str, b: str) -> float:
-    if not a or not b:
-        return 0.0
-    reach = max(max(len(a), len(b)) // 2 - 1, 0)
-    used = [False] * len(b)
-    matched_a = []
-    for i, ch in enumerate(a):
-        for j in range(max(0, i - reach), min(len(b), i + reach + 1)):
-            if not used[j] and b[j] == ch:
-                used[j] = True
-                matched_a.append(ch)
-                break
-    m = len(matched_a)
-    if not m:
-        return 0.0
-    matched_b = [b[j] for j in range(len(b)) if used[j]]
-    transpositions = sum(x != y for x, y in zip(matched_a, matched_b, strict=True)) / 2
-    return (m / len(a) + m / len(b) + (m - transpositions) / m) / 3.0
+    Both use RapidFuzz's algorithm (prefix weight 0.1, up to 4 characters, applied when the
+    Jaro similarity exceeds 0.7); ``tests/test_check.py`` compares them.
+    """
+    return float(JaroWinkler.similarity(a, b))

@@ -58,6 +58,10 @@ _MAX_TEXT = 500
 FOLD_OVERLAP = timedelta(days=1)
 
 
+class UnknownCheck(UsageError):
+    """An outcome names a check ID this log has never seen."""
+
+
 def log_path(archive_path: str | Path) -> Path:
     """The check log of an archive: ``<archive>.checks.sqlite`` next to it."""
     path = Path(archive_path)
@@ -154,15 +158,15 @@ class CheckLog:
             The decision time stored (UTC).
 
         Raises:
-            UsageError: no check with that ID was logged.
+            UnknownCheck: no check with that ID was logged.
 
         """
         with self._lock:
             known = self._con.execute("SELECT 1 FROM checks WHERE check_id = ?",
                                       [check_id]).fetchone()
         if not known:
-            raise UsageError(f"unknown check_id {check_id[:64]!r}: record outcomes only for "
-                             "checks this service answered")
+            raise UnknownCheck(f"unknown check_id {check_id[:64]!r}: record outcomes only for "
+                               "checks this service answered")
         when = (decided_at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
         self._write("INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?, ?)",
                     (check_id, _iso(when), str(outcome), (reason or "")[:_MAX_TEXT] or None,

@@ -80,7 +80,8 @@ class OrthancSource:
     retries: int = _key(4, "Attempts per request before that request counts as failed.")
     backoff: float = _key(1.0, "Delay before the first retry in seconds; doubles per attempt.")
     backoff_max: float = _key(30.0, "Longest delay between retries in seconds.")
-    page_size: int = _key(200, "Changes read per request to the /changes feed.")
+    page_size: int = _key(100, "Changes read per request to the /changes feed (Orthanc "
+                                "answers at most 100).")
     max_failures: int = _key(5, "Failed downloads in a row after which the server counts as "
                                 "unreachable for this run (the rest waits for the next run).")
 

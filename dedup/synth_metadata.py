@@ -62,6 +62,7 @@ def make_metadata_archive(path: str | Path, *, persons: int, studies_per_record:
     path.unlink(missing_ok=True)
     families = sorted(load_mapping().windows)
     with Archive.open(path) as archive, archive.transaction():
+        archive.execute("SET enable_progress_bar = false")
         archive.execute(_patients_sql(), {"persons": persons, "seed": seed,
                                           "share": linked_share})
         archive.execute(_links_sql())
@@ -91,22 +92,22 @@ def _patients_sql() -> str:
     """One record per person, a second (name spelled as another site would) for a share."""
     return f"""
     INSERT INTO patients
-    WITH people AS (
-        SELECT i AS person,
-               hash(i, $seed) AS h,
-               {_words(_FAMILIES)}[1 + (hash(i, $seed, 1) % {len(_FAMILIES)})::INTEGER] AS fam,
-               {_words(_GIVEN)}[1 + (hash(i, $seed, 2) % {len(_GIVEN)})::INTEGER] AS giv,
-               DATE '1930-01-01' + (hash(i, $seed, 3) % 32000)::INTEGER AS born,
-               CASE WHEN hash(i, $seed, 4) % 2 = 0 THEN 'M' ELSE 'F' END AS sex
-        FROM range($persons) AS t(i)
+    WITH hashed AS (SELECT i AS person, hash(i, $seed) AS h FROM range($persons) AS t(i)),
+    people AS (
+        SELECT person, h,
+               {_words(_FAMILIES)}[1 + (h % {len(_FAMILIES)})::INTEGER] AS fam,
+               {_words(_GIVEN)}[1 + (h // 32 % {len(_GIVEN)})::INTEGER] AS giv,
+               DATE '1930-01-01' + (h // 1024 % 32000)::INTEGER AS born,
+               CASE WHEN h // 32768000 % 2 = 0 THEN 'M' ELSE 'F' END AS sex
+        FROM hashed
     ),
     records AS (
-        SELECT person, 0 AS copy, (h % 3)::INTEGER AS site, fam || '^' || giv AS name,
+        SELECT person, 0 AS copy, (h // 131072000 % 3)::INTEGER AS site, fam || '^' || giv AS name,
                born, sex FROM people
         UNION ALL
-        SELECT person, 1, ((h % 3 + 1) % 3)::INTEGER,
+        SELECT person, 1, ((h // 131072000 % 3 + 1) % 3)::INTEGER,
                fam[1] || lower(fam[2:]) || '^' || giv[1] || lower(giv[2:]) || '^J', born, sex
-        FROM people WHERE (h % 1000) < $share * 1000
+        FROM people WHERE (h // 65536000 % 1000) < $share * 1000
     )
     SELECT row_number() OVER (ORDER BY person, copy) AS patient_key,
            {_words(tuple(i for i, _ in _INSTITUTIONS))}[site + 1] AS issuer,
@@ -118,13 +119,16 @@ def _patients_sql() -> str:
 
 
 def _links_sql() -> str:
+    """The pair of records of one person are neighbours in key order (same ID suffix)."""
     return """
     INSERT INTO patient_links
-    SELECT a.patient_key, b.patient_key, 0.99978, 12.2, true,
+    SELECT patient_key, next_key, 0.99978, 12.2, true,
            '["birth date equal", "name: middle name missing or different", "sex equal"]', NULL
-    FROM patients AS a JOIN patients AS b
-      ON split_part(a.patient_id, '-', 2) = split_part(b.patient_id, '-', 2)
-     AND a.patient_key < b.patient_key
+    FROM (SELECT patient_key, split_part(patient_id, '-', 2) AS person,
+                 lead(patient_key) OVER (ORDER BY patient_key) AS next_key,
+                 lead(split_part(patient_id, '-', 2)) OVER (ORDER BY patient_key) AS next_person
+          FROM patients)
+    WHERE person = next_person
     """
 
 
@@ -154,12 +158,16 @@ def _studies_sql() -> str:
     """
 
 
-def hit_question(archive: Archive, offset: int = 0) -> dict[str, str]:
-    """A question that has a prior: a record's study, asked about a week later."""
-    row = archive.query(
+def sample_questions(archive: Archive, count: int, seed: int = 0) -> list[dict[str, str]]:
+    """Questions that have a prior: random studies, each asked about a week after it."""
+    rows = archive.query(
         "SELECT p.name, p.birth_date, p.sex, sp.family, s.study_date FROM studies AS s "
         "JOIN patients AS p USING (patient_key) JOIN study_procedures AS sp USING (study_key) "
-        "ORDER BY s.study_key LIMIT 1 OFFSET ?", [offset]).row(0, named=True)
-    return {"name": row["name"], "birth_date": row["birth_date"].isoformat(),
-            "sex": row["sex"], "procedure": row["family"],
-            "order_date": (row["study_date"] + timedelta(days=7)).isoformat()}
+        "WHERE hash(s.study_key, $seed) % $every = 0 ORDER BY hash(s.study_key, $seed) "
+        "LIMIT $count",
+        {"seed": seed, "count": count,
+         "every": max(1, int(archive.scalar("SELECT count(*) FROM studies")) // (count * 4))})
+    return [{"name": row["name"], "birth_date": row["birth_date"].isoformat(),
+             "sex": row["sex"], "procedure": row["family"],
+             "order_date": (row["study_date"] + timedelta(days=7)).isoformat()}
+            for row in rows.iter_rows(named=True)]

@@ -13,13 +13,21 @@ Run it through ``make fuzz`` (bounded time), or by hand::
 
 A crash leaves ``.fuzz/crashes/crash-<sha1>``; reproduce it with
 ``python fuzz/fuzz_read.py .fuzz/crashes/crash-<sha1>`` and turn it into a regression test
-in ``tests/test_fuzz_read.py`` (as a seed plus operations, not a committed binary).
+in ``tests/test_fuzz_read.py`` (as a seed plus byte patches, not a committed binary).
+
+With ``DEDUP_FUZZ_KEEP_GOING=1`` (what ``make fuzz`` sets) a crash does not stop the run:
+the first input of each distinct crash (exception type and raising line) is saved as
+``<DEDUP_FUZZ_CRASHES>/<type>-<file>-<line>.dcm`` and counted in ``summary.json`` there, so
+one bounded run reports every kind of crash it meets, not only the first.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import sys
+import traceback
 import warnings
 from pathlib import Path
 
@@ -31,6 +39,9 @@ with atheris.instrument_imports(include=["dedup"]):
     from fuzz.mutations import Reader, apply_ops, random_ops, seeds
 
 _reader: Reader | None = None
+_KEEP_GOING = os.environ.get("DEDUP_FUZZ_KEEP_GOING") == "1"
+_CRASHES = Path(os.environ.get("DEDUP_FUZZ_CRASHES", ".fuzz/crashes"))
+_found: dict[str, int] = {}
 
 
 def test_one_input(data: bytes) -> None:
@@ -38,7 +49,26 @@ def test_one_input(data: bytes) -> None:
     global _reader
     if _reader is None:
         _reader = Reader()
-    _reader.read(data)
+    try:
+        _reader.read(data)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # Rust panics in decoders are BaseExceptions
+        if not _KEEP_GOING:
+            raise
+        _record(exc, data)
+
+
+def _record(exc: BaseException, data: bytes) -> None:
+    """Save the first input of each distinct crash and keep counts in summary.json."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    key = f"{type(exc).__name__}-{Path(frame.filename).stem}-{frame.lineno}"
+    if key not in _found:
+        _CRASHES.mkdir(parents=True, exist_ok=True)
+        (_CRASHES / f"{key}.dcm").write_bytes(data)
+        print(f"NEW CRASH {key}: {str(exc)[:200]}", file=sys.stderr, flush=True)
+    _found[key] = _found.get(key, 0) + 1
+    (_CRASHES / "summary.json").write_text(json.dumps(_found, indent=1, sort_keys=True))
 
 
 def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:

@@ -134,7 +134,7 @@ class FaultProxy:
         self.target_port = target_port
         self.rule: Rule = lambda path, n: None
         self.on_request: Callable[[str, int], None] = lambda path, n: None
-        self.paths: list[str] = []
+        self.requests = 0
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
@@ -148,9 +148,10 @@ class FaultProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def count(self) -> int:
+        """Number this request (1, 2, ...)."""
         with self._lock:
-            self.paths.append("")
-            return len(self.paths)
+            self.requests += 1
+            return self.requests
 
     def close(self) -> None:
         """Stop listening: new connections are refused."""

@@ -23,7 +23,7 @@ from dedup.records import Instance, Quarantined
 from fuzz.mutations import HEADER_BYTES, OPS, Reader, apply_ops, seeds
 
 SEEDS = seeds()
-EXAMPLES = int(os.environ.get("DEDUP_FUZZ_EXAMPLES", "1500"))
+EXAMPLES = int(os.environ.get("DEDUP_FUZZ_EXAMPLES", "3000"))
 
 positions = st.one_of(st.integers(0, HEADER_BYTES - 1), st.integers(0, 1 << 24))
 operations = st.lists(st.tuples(st.integers(0, len(OPS) - 1), positions,

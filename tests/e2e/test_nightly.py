@@ -326,7 +326,7 @@ def test_disk_full_while_writing_the_archive(tmp_path: Path, free_kb: int,
                                                 batch_files=4))).exit_code == 0
         before = count(run_dir, "instances")
         config = write_config(run_dir, folders=(first[0].parent, later[0].parent), batch_files=4)
-        code, report, stderr = nightly_cli(config, preexec=_fill(disk, run_dir, mode, free_kb))
+        code, report, stderr = nightly_cli(config, preexec=_fill(disk, mode, free_kb))
         (disk / "filler").unlink(missing_ok=True)
         assert code == 74 and report and report["status"] == "failed", stderr
         assert "disk full while writing the archive" in stderr and "Traceback" not in stderr
@@ -340,7 +340,7 @@ def test_disk_full_while_writing_the_archive(tmp_path: Path, free_kb: int,
           "committed before it, the next run added the rest")
 
 
-def _fill(disk: Path, run_dir: Path, mode: str, free_kb: int) -> Any:
+def _fill(disk: Path, mode: str, free_kb: int) -> Any:
     """Leave ``free_kb`` free on the tmpfs; in rlimit mode limit the child's file sizes."""
     if mode == "tmpfs":
         free = os.statvfs(disk)

@@ -201,3 +201,35 @@ def test_disk_full_while_spooling_is_a_storage_error(
     resumed = pull(source(server.url), root, password=PASSWORD)
     assert (resumed.fetched, resumed.pending) == (3, 0)
     assert spooled(root) == digests(studies[0])
+
+
+def test_every_saved_cursor_covers_only_spooled_or_listed_instances(
+        server: OrthancServer, studies: list[Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a kill -9 finds on disk at any moment: the cursor never passes a lost instance."""
+    for study in studies:
+        server.upload(study)
+    changes = server.get("/changes?since=0&limit=100")["Changes"]
+    instance_seqs = {c["ID"]: c["Seq"] for c in changes if c["ChangeType"] == "NewInstance"}
+    root = tmp_path / "spool"
+    real_save = orthanc._save_state
+    checked = []
+
+    def checking_save(path: Path, state: orthanc._State) -> None:
+        spooled = {p.stem for p in (root / "pacs").rglob("*.dcm")}
+        covered = {i for i, seq in instance_seqs.items() if seq <= state.cursor}
+        assert covered <= spooled | set(state.failed), "cursor passed an unfetched instance"
+        checked.append(state.cursor)
+        real_save(path, state)
+
+    monkeypatch.setattr(orthanc, "_save_state", checking_save)
+
+    def stop_after_seven(done: int) -> None:
+        if done == 7:
+            server.stop(kill=True)
+
+    pull(source(server.url, page_size=5, max_failures=2), root, progress=stop_after_seven,
+         password=PASSWORD)
+    server.start()
+    pull(source(server.url, page_size=5), root, password=PASSWORD)
+    assert len(checked) > 4 and spooled(root) == set().union(*(digests(s) for s in studies))
