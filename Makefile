@@ -59,7 +59,7 @@ fuzz: $(STAMP)
 	$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/pip install --quiet 'atheris>=2.3'
 	mkdir -p .fuzz/corpus .fuzz/crashes
 	$(BIN)/python fuzz/fuzz_read.py --seeds .fuzz/seeds
-	DEDUP_FUZZ_KEEP_GOING=1 DEDUP_FUZZ_CRASHES=.fuzz/crashes \
+	DEDUP_FUZZ_KEEP_GOING=1 DEDUP_FUZZ_CRASHES=.fuzz/crashes RUST_BACKTRACE=0 \
 	  $(BIN)/python fuzz/fuzz_read.py .fuzz/corpus .fuzz/seeds -max_total_time=$(FUZZ_SECONDS) \
 	  -artifact_prefix=.fuzz/crashes/ -rss_limit_mb=4096 -timeout=30 -print_final_stats=1
 

@@ -1,4 +1,4 @@
-"""The pre-order check: does this patient already have a recent study of this kind?
+"""The pre-order check: does this patient already have a recent study of this kind.
 
 One library function behind the CLI (``dedup check``), the HTTP API and the CDS Hooks service.
 A question names the patient (name, birth date, sex, optionally issuer and ID) and the
@@ -137,19 +137,10 @@ def parse_question(mapping: Mapping, *, name: str | None, birth_date: str | date
         UsageError: every problem found, listed together.
 
     """
-    problems: list[str] = []
-    if not normalise_name(name).family:
-        problems.append("name is required (FAMILY^GIVEN^MIDDLE, or words with the family "
-                        "name first)")
-    born = _date("birth_date", birth_date, problems, echo=False)
-    if born and not date(1900, 1, 1) <= born <= date.today():
-        problems.append("birth_date must lie between 1900-01-01 and today")
+    problems = demographic_problems(name=name, birth_date=birth_date, sex=sex,
+                                    patient_id=patient_id, issuer=issuer)
+    born = _date("birth_date", birth_date, [], echo=False)
     sex_text = (sex or "").strip().upper()
-    if sex_text not in _SEXES:
-        problems.append("sex is required: M, F, O or U")
-    if bool(patient_id) != bool(issuer):
-        problems.append("patient_id and issuer go together (an ID means nothing without "
-                        "its issuer); give both or neither")
     when = _date("order_date", order_date, problems) if order_date else date.today()
     family = _family(mapping, procedure, modality, body_part, description, code, problems)
     window = _window(mapping, family, within_days, problems)
@@ -158,6 +149,24 @@ def parse_question(mapping: Mapping, *, name: str | None, birth_date: str | date
     assert born is not None and when is not None and family and window
     return Question(name or "", born, sex_text[:1], family, window, when,
                     patient_id.strip(), issuer.strip(), institution.strip())
+
+
+def demographic_problems(*, name: str | None, birth_date: str | date | None,
+                         sex: str | None, patient_id: str = "", issuer: str = "") -> list[str]:
+    """What is missing or malformed in a patient's demographics (never echoing a value)."""
+    problems: list[str] = []
+    if not normalise_name(name).family:
+        problems.append("name is required (FAMILY^GIVEN^MIDDLE, or words with the family "
+                        "name first)")
+    born = _date("birth_date", birth_date, problems, echo=False)
+    if born and not date(1900, 1, 1) <= born <= date.today():
+        problems.append("birth_date must lie between 1900-01-01 and today")
+    if (sex or "").strip().upper() not in _SEXES:
+        problems.append("sex is required: M, F, O or U")
+    if bool(patient_id) != bool(issuer):
+        problems.append("patient_id and issuer go together (an ID means nothing without "
+                        "its issuer); give both or neither")
+    return problems
 
 
 def _date(field: str, value: str | date | None, problems: list[str], *,
@@ -309,7 +318,8 @@ class Checker:
         return result
 
     def record_outcome(self, check_id: str, outcome: Outcome | str, reason: str | None, *,
-                       client: str, channel: Channel) -> datetime:
+                       client: str, channel: Channel, decided_at: datetime | None = None
+                       ) -> datetime:
         """Record what the scheduler decided for an earlier check.
 
         Raises:
@@ -319,7 +329,7 @@ class Checker:
         if self.log is None:
             raise UsageError("this checker has no check log; outcomes cannot be recorded")
         return self.log.record_outcome(check_id, Outcome(outcome), reason, client=client,
-                                       channel=channel)
+                                       channel=channel, decided_at=decided_at)
 
     def parse(self, **fields: Any) -> Question:
         """:func:`parse_question` with this checker's mapping."""

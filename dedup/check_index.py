@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ from dedup.errors import ArchiveError
 from dedup.match.linkage import normalise_name
 
 log = logging.getLogger("dedup.check")
+#: Names recur (common names, the same patient checked at order-select and order-sign), so
+#: normalised names are cached by their raw text.
+_normalised = lru_cache(maxsize=1 << 16)(normalise_name)
 _DETAILS = ("study_uid", "institution", "description", "modalities", "n_instances", "location")
 
 
@@ -143,7 +147,7 @@ class PriorIndex:
                     "same issuer and patient ID", "birth date equal",
                     "sex equal" if sex and query.person.sex else "sex unknown"))
                 continue
-            record = Person(normalise_name(names[offset]), sex, issuers[offset] or "")
+            record = Person(_normalised(names[offset] or ""), sex, issuers[offset] or "")
             decision = decide(query.person, record, prior=prior, threshold=threshold)
             if decision.linked:
                 direct[lo + offset] = Match(lo + offset, decision.probability, decision.reasons)
@@ -197,7 +201,7 @@ class PriorIndex:
 
 def _row_lookup(keys: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """A function mapping patient keys to their rows (keys are unique; all looked-up exist)."""
-    if keys.size and 0 <= keys.min() and keys.max() <= 4 * keys.size + 1024:
+    if keys.size and keys.min() >= 0 and keys.max() <= 4 * keys.size + 1024:
         table = np.full(int(keys.max()) + 1, -1, dtype=np.int64)
         table[keys] = np.arange(keys.size)
         return lambda wanted: table[wanted]

@@ -1,4 +1,4 @@
-"""Is the patient asked about the same person as an archived patient record?
+"""Whether the patient asked about is the same person as an archived patient record.
 
 The pre-order check has to decide this for one question against a few dozen records in well
 under a millisecond, so it cannot run the Splink model of :mod:`dedup.match.linkage` per
@@ -120,7 +120,7 @@ def decide(query: Person, record: Person, *, prior: float, threshold: float) -> 
 
 
 def could_link(query: NameParts, record: NameParts) -> bool:
-    """Cheap test: can the names reach a level that links at all (before scoring)?"""
+    """Whether the names can reach a level that links at all (a cheap test before scoring)."""
     return name_level(query, record) not in _GIVEN_CONFLICT
 
 

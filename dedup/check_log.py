@@ -161,10 +161,7 @@ class CheckLog:
             UnknownCheck: no check with that ID was logged.
 
         """
-        with self._lock:
-            known = self._con.execute("SELECT 1 FROM checks WHERE check_id = ?",
-                                      [check_id]).fetchone()
-        if not known:
+        if not self.has_check(check_id):
             raise UnknownCheck(f"unknown check_id {check_id[:64]!r}: record outcomes only for "
                                "checks this service answered")
         when = (decided_at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
@@ -172,6 +169,12 @@ class CheckLog:
                     (check_id, _iso(when), str(outcome), (reason or "")[:_MAX_TEXT] or None,
                      client[:_MAX_TEXT], str(channel)))
         return when
+
+    def has_check(self, check_id: str) -> bool:
+        """Whether a check with this ID was logged."""
+        with self._lock:
+            return self._con.execute("SELECT 1 FROM checks WHERE check_id = ?",
+                                     [check_id]).fetchone() is not None
 
     def rows(self, table: str) -> list[dict[str, object]]:
         """Every row of ``checks`` or ``outcomes`` (for tests and audits)."""

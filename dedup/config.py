@@ -51,6 +51,11 @@ class Settings:
         0.5, "Share of the smaller study's instances with a look-alike partner for `near` "
         "(lossy codecs move some perceptual hashes far; the header decides the acquisition)."
     )
+    match_common_pixel_patients: int = _setting(
+        10, "A pixel hash held by the studies of more than this many patients (a blank "
+        "frame, test image or placeholder) is ignored when comparing pixel sets; blank "
+        "(constant) images always are."
+    )
     match_near_header_jaccard: float = _setting(
         0.95, "Least estimated header-token Jaccard (acquisition times, slice positions) for "
         "`near`: a new acquisition looks alike but was acquired at other times and positions."
@@ -115,6 +120,9 @@ class Settings:
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 problems.append(f"{name}={value} must be in (0, 1]")
+        if self.match_common_pixel_patients < 1:
+            problems.append(f"match_common_pixel_patients={self.match_common_pixel_patients} "
+                            "must be >= 1")
         if not 0 <= self.match_near_max_distance <= 128:
             problems.append(f"match_near_max_distance={self.match_near_max_distance} must be "
                             "between 0 and 128 bits")

@@ -79,6 +79,7 @@ class Instance:
     pixel_hash: bytes | None
     phash: bytes | None
     tokens: tuple[str, ...]
+    blank: bool = False  # constant pixels (min == max): ignored when comparing pixel sets
 
 
 @dataclass(frozen=True, slots=True)

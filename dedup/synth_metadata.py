@@ -71,17 +71,30 @@ def make_metadata_archive(path: str | Path, *, persons: int, studies_per_record:
                                                    "span": STUDY_SPAN_DAYS})
         archive.execute(_studies_sql(), {"seed": seed})
         archive.execute("INSERT INTO study_procedures SELECT study_key, family, true, "
-                        "'description', 'synthetic' FROM synthetic_families")
+                        "'description', ? FROM synthetic_families", [load_mapping().version])
         archive.execute("DROP TABLE synthetic_families")
-        archive.execute("INSERT INTO runs (run_id, command, started_at, ended_at, status, "
-                        "version) VALUES (nextval('run_ids'), 'synth-metadata', now(), now(), "
-                        "'ok', 'synthetic')")
+        _mark_done(archive)
         counts = [int(archive.scalar(f"SELECT count(*) FROM {t}"))
                   for t in ("patients", "studies", "patient_links")]
     if publish_snapshot:
         with Archive.open(path) as archive:
             publish(archive)
     return MetadataArchive(path, *counts)
+
+
+def _mark_done(archive: Archive) -> None:
+    """Record a finished run that linked and matched everything, so a batch adds to it."""
+    run = archive.scalar("INSERT INTO runs (run_id, command, started_at, ended_at, status, "
+                         "version) VALUES (nextval('run_ids'), 'synth-metadata', now(), now(), "
+                         "'ok', 'synthetic') RETURNING run_id")
+    archive.execute("INSERT INTO linked_patients SELECT patient_key, ? FROM patients", [run])
+    archive.execute("INSERT INTO matched_studies SELECT study_key, n_instances, ?, now() "
+                    "FROM studies", [run])
+    for name in ("patient_keys", "study_keys"):  # later batches continue after these keys
+        table = "patients" if name == "patient_keys" else "studies"
+        column = name.removesuffix("s")
+        archive.execute(f"SELECT nextval('{name}') FROM range((SELECT max({column}) "
+                        f"FROM {table}))")
 
 
 def _words(values: tuple[str, ...]) -> str:

@@ -136,7 +136,7 @@ _NEW_SCHEMA = {
     "study_description": pl.String, "procedure_code": pl.String, "modality": pl.String,
     "body_part": pl.String, "series_number": pl.Int32, "series_description": pl.String,
     "instance_number": pl.Int32, "rows": pl.Int32, "columns": pl.Int32, "frames": pl.Int32,
-    "pixel_hash": pl.Binary, "phash": pl.Binary,
+    "pixel_hash": pl.Binary, "phash": pl.Binary, "blank": pl.Boolean,
 }
 
 
@@ -155,7 +155,7 @@ def _update_signatures(archive: Archive, new: list[Instance], settings: Settings
                                                                     "pixel": set()})
     for inst in new:
         tokens[inst.study_uid]["header"].update(t.encode() for t in inst.tokens)
-        if inst.pixel_hash is not None:
+        if inst.pixel_hash is not None and not inst.blank:  # a blank frame links nothing
             tokens[inst.study_uid]["pixel"].add(inst.pixel_hash)
     keys = dict(archive.query("SELECT study_uid, study_key FROM studies WHERE study_uid IN "
                               "(SELECT DISTINCT study_uid FROM batch_new)").iter_rows())

@@ -7,7 +7,17 @@ import sys
 import typer
 
 from dedup import __version__
-from dedup.cli import dashboard, demo, index, match, nightly, quarantine
+from dedup.cli import (
+    check,
+    dashboard,
+    demo,
+    evaluate,
+    index,
+    match,
+    nightly,
+    quarantine,
+    serve,
+)
 from dedup.cli.output import setup_logging
 from dedup.errors import DedupError
 
@@ -23,9 +33,12 @@ app.command()(quarantine.quarantine)
 app.command()(nightly.nightly)
 app.command()(match.match)
 app.command()(match.duplicates)
+app.command(name="eval")(evaluate.evaluate)
 app.command()(demo.synth)
 app.command()(demo.demo)
 app.command()(dashboard.dashboard)
+app.command()(check.check)
+app.command()(serve.serve)
 
 
 def _version(value: bool) -> None:

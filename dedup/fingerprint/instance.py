@@ -13,6 +13,7 @@ from dedup.fingerprint.pixels import (
     PixelFormat,
     PixelLengthError,
     canonical,
+    is_constant,
     native_pixels,
     pixel_hash,
 )
@@ -106,6 +107,7 @@ def fingerprint(dicom: DicomFile) -> Instance:
     """
     fmt = pixel_format(dicom)
     pixels = canonical_pixels(dicom, fmt)
+    blank = pixels is not None and is_constant(pixels)
     t, n = dicom.text, dicom.number
     return Instance(
         location=dicom.location,
@@ -135,8 +137,9 @@ def fingerprint(dicom: DicomFile) -> Instance:
         columns=fmt.columns,
         frames=fmt.frames,
         pixel_hash=None if pixels is None else pixel_hash(fmt, pixels),
-        phash=None if pixels is None else phash(pixels),
+        phash=None if pixels is None or blank else phash(pixels),
         tokens=header_tokens(dicom.header.values),
+        blank=blank,
     )
 
 

@@ -94,3 +94,19 @@ def pixel_hash(fmt: PixelFormat, pixels: np.ndarray) -> bytes:
     h.update(f"{fmt.rows}x{fmt.columns}x{fmt.frames}x{fmt.samples}:{fmt.dtype.str}".encode())
     h.update(pixels.data.cast("B") if pixels.flags.c_contiguous else pixels.tobytes())
     return h.digest()
+
+
+def is_constant(pixels: np.ndarray) -> bool:
+    """Whether every stored value is the same (a blank frame, a uniform test image).
+
+    Such an image says nothing about who was imaged: it gets no perceptual hash and its pixel
+    hash is left out when studies are compared. A sparse sample rules out almost every real
+    image before the full pass.
+    """
+    flat = pixels.reshape(-1)
+    if flat.size == 0:
+        return False
+    sample = flat[:: max(1, flat.size // 1024)]
+    if sample.min() != sample.max():
+        return False
+    return bool(flat.min() == flat.max())

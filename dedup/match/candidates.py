@@ -90,8 +90,11 @@ def repeat_candidates(archive: Archive, windows: dict[str, int]) -> pl.DataFrame
         archive.unregister("lookback_windows")
 
 
-def pixel_overlap(archive: Archive, pairs: pl.DataFrame) -> pl.DataFrame:
+def pixel_overlap(archive: Archive, pairs: pl.DataFrame, common_patients: int) -> pl.DataFrame:
     """Exact pixel-hash set overlap and reclaimable bytes of each pair (both directions).
+
+    Blank images and pixel hashes held by the studies of more than ``common_patients``
+    patients are left out of the counts (see ``pixel_overlap.sql``).
 
     Returns:
         ``study_key, other_key, n_study, n_other, shared, bytes_study, bytes_other``.
@@ -99,7 +102,7 @@ def pixel_overlap(archive: Archive, pairs: pl.DataFrame) -> pl.DataFrame:
     """
     archive.register("candidate_pairs", pairs.select("study_key", "other_key").unique())
     try:
-        return archive.run("pixel_overlap")
+        return archive.run("pixel_overlap", [common_patients])
     finally:
         archive.unregister("candidate_pairs")
 

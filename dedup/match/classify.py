@@ -16,6 +16,15 @@ procedure family and window whose pixels share nothing and whose header describe
 acquisition is a ``repeat``. Anything in between (some shared pixels below the containment
 threshold, a same-acquisition header without look-alike pixels) is left unflagged: a false
 duplicate, and above all a false repeat, costs more than a missed one.
+
+Pixel sets hold informative hashes only: blank images and hashes that the studies of many
+patients hold are left out before this point (``pixel_overlap.sql``), so a shared blank
+frame or placeholder makes nothing ``same-content`` or ``partial``.
+
+A lossy copy whose de-identification shifted its dates and times is not ``near``: the
+acquisition times are then the only header evidence that tells a copy from a new
+acquisition of the same protocol (slice positions, protocol and device agree for an X-ray
+or a fixed-position series), and the perceptual hash alone cannot tell them apart either.
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ def _verify(archive: Archive, pairs: pl.DataFrame, repeats: pl.DataFrame,
     """Verify every candidate pair on its sets and classify it."""
     if pairs.is_empty():
         return []
-    overlap = cand.pixel_overlap(archive, pairs)
+    overlap = cand.pixel_overlap(archive, pairs, settings.match_common_pixel_patients)
     table = pairs.join(overlap, on=["study_key", "other_key"], how="left").join(
         repeats, on=["study_key", "other_key"], how="left")
     look = table.filter((pl.col("shared") == 0)

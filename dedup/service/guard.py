@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from pathlib import Path
 from typing import Any
 
+from starlette.responses import Response
+
 from dedup.errors import UsageError
 
 log = logging.getLogger("dedup.service")
@@ -133,6 +135,7 @@ class Guard:
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse, or pass the request on (with its buffered body) and log it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -206,13 +209,21 @@ class Guard:
 
 
 async def _respond(send: Send, scope: Scope, status: int, code: str, message: str) -> None:
-    payload = json.dumps(error_body(status, code, message, cds=is_cds(scope["path"]))).encode()
+    payload = json.dumps(error_body(status, code, message, cds=is_cds(scope["path"])),
+                         separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(payload)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="dedup"'))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> Response:
+    """Serialise ``data`` (no FastAPI encoder pass: results are plain values already)."""
+    return Response(json.dumps(data, separators=(",", ":"), default=str).encode(), status,
+                    headers=headers, media_type="application/json")
 
 
 class ApiError(Exception):

@@ -142,8 +142,13 @@ def consistency_problems(run_dir: Path) -> list[str]:
 
 
 def count(run_dir: Path, table: str) -> int:
+    """Rows of ``table`` (0 when a killed run left no archive or no schema yet)."""
+    if not (run_dir / ARCHIVE).exists():
+        return 0
     con = duckdb.connect(str(run_dir / ARCHIVE), read_only=True)
     try:
-        return int(con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+        exists = con.sql("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                         params=[table]).fetchall()[0][0]
+        return int(con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]) if exists else 0
     finally:
         con.close()

@@ -23,8 +23,10 @@ class FakeStudy:
 
 
 BIRTH = {"MUELLER^HANS": date(1950, 1, 1), "Müller^Hans": date(1950, 1, 1),
-         "OKAFOR^GRACE": date(1960, 5, 5)}
-SEX = {"MUELLER^HANS": "M", "Müller^Hans": "M", "OKAFOR^GRACE": "F"}
+         "OKAFOR^GRACE": date(1960, 5, 5), "NAKAMURA^KENJI": date(1971, 3, 9),
+         "SILVA^ANA": date(1985, 11, 23), "KOWALSKI^PIOTR": date(1944, 7, 30)}
+SEX = {"MUELLER^HANS": "M", "Müller^Hans": "M", "OKAFOR^GRACE": "F", "NAKAMURA^KENJI": "M",
+       "SILVA^ANA": "F", "KOWALSKI^PIOTR": "M"}
 
 
 def add(archive: Archive, study: FakeStudy, run_id: int) -> None:
@@ -44,7 +46,7 @@ def add(archive: Archive, study: FakeStudy, run_id: int) -> None:
     phashes = study.phashes or tuple(bytes(32) for _ in study.pixels)
     for i, (pixel, phash) in enumerate(zip(study.pixels, phashes, strict=True)):
         archive.execute("INSERT INTO instances VALUES (nextval('instance_keys'), ?, 0, ?, '', "
-                        "'', ?, 16, 16, 1, ?, ?, ?, 1000, ?, ?)",
+                        "'', ?, 16, 16, 1, ?, ?, ?, 1000, ?, ?, false)",
                         [f"{study.uid}.{i}", key, i, pixel, phash, pixel + b"f",
                          f"/x/{study.uid}/{i}", run_id])
     for kind, values in (("pixel", study.pixels), ("header", study.tokens)):

@@ -12,7 +12,7 @@ folder AS (
            rtrim(regexp_replace(left(lo, coalesce(list_position(list_transform(
                range(1, least(length(lo), length(hi)) + 1),
                lambda i: substr(lo, i, 1) = substr(hi, i, 1)), false) - 1,
-               least(length(lo), length(hi)))), '[^/\\!]*$', ''), '!') AS location
+               least(length(lo), length(hi)))), '[^/\\!]*$', ''), '!/') AS location
     FROM spread
 )
 SELECT s.patient_key,
