@@ -1,4 +1,4 @@
-"""The pre-order check: does this patient already have a recent study of this kind.
+"""The pre-order check: whether a patient already has a recent study of the kind ordered.
 
 One library function behind the CLI (``dedup check``), the HTTP API and the CDS Hooks service.
 A question names the patient (name, birth date, sex, optionally issuer and ID) and the
@@ -21,11 +21,11 @@ import getpass
 import re
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dedup.archive.publish import PublishedReader
 from dedup.check_index import IndexHolder, PriorIndex, Query, build_index, day_number
@@ -34,6 +34,12 @@ from dedup.config import Settings
 from dedup.errors import UsageError
 from dedup.match.linkage import normalise_name
 from dedup.match.procedures import Mapping, classify_procedure, load_mapping
+
+if TYPE_CHECKING:
+    from dedup.check_log import CheckLog
+
+__all__ = ["Channel", "CheckResult", "Checker", "Outcome", "Prior", "Question", "answer",
+           "check", "demographic_problems", "parse_question", "recommendation"]
 
 #: Words of an order's text that give its modality group when no modality is sent.
 MODALITY_WORDS: dict[str, str] = {
@@ -98,6 +104,13 @@ class Prior:
     link_probability: float
     link_reasons: tuple[str, ...]
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable values."""
+        out = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        out["study_date"] = self.study_date.isoformat()
+        out["link_reasons"] = list(self.link_reasons)
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
@@ -116,11 +129,10 @@ class CheckResult:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable values (dates as ISO text)."""
-        out = asdict(self)
+        out = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
         out["asked_at"] = self.asked_at.isoformat(timespec="milliseconds") + "Z"
         out["order_date"] = self.order_date.isoformat()
-        out["priors"] = [{**asdict(p), "study_date": p.study_date.isoformat(),
-                          "link_reasons": list(p.link_reasons)} for p in self.priors]
+        out["priors"] = [p.as_dict() for p in self.priors]
         return out
 
 
@@ -296,7 +308,7 @@ class Checker:
     """
 
     def __init__(self, archive_path: str | Path, settings: Settings | None = None,
-                 check_log: Any = None) -> None:
+                 check_log: CheckLog | None = None) -> None:
         self.settings = settings or Settings(archive=str(archive_path))
         self.mapping = load_mapping(self.settings.procedure_families,
                                     self.settings.lookback_windows)
@@ -337,7 +349,8 @@ class Checker:
 
 
 def check(question: Question, *, archive: str | Path, settings: Settings | None = None,
-          check_log: Any = None, client: str = "", channel: Channel = Channel.LIBRARY
+          check_log: CheckLog | None = None, client: str = "",
+          channel: Channel = Channel.LIBRARY
           ) -> CheckResult:
     """Answer one question from the published snapshot (a one-off, e.g. ``dedup check``).
 

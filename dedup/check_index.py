@@ -23,6 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -305,6 +306,8 @@ class IndexHolder:
             self._thread = None
 
     def _poll(self) -> None:
+        with suppress(AttributeError, OSError):  # Linux: niceness is per thread
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # requests first
         while not self._stop.wait(self.reload_seconds):
             try:
                 self.refresh()

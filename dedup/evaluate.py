@@ -187,7 +187,8 @@ def one_corpus(out: Path, seed: int, *, patients: int = 6, ct_slices: int = 4,
     """Build, index and judge one labelled corpus under ``out``."""
     corpus = make_corpus(out / f"corpus{seed}", patients=patients, seed=seed,
                          ct_slices=ct_slices)
-    labels, shifted = list(corpus.labels), []
+    labels: list[Label] = list(corpus.labels)
+    shifted: list[Label] = []
     if tools:
         made, shifted = third_party(corpus.archive_dir, corpus.incoming_dir, seed)
         labels += made

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -115,8 +115,15 @@ class ErrorOut(BaseModel):
     error: dict[str, Any]
 
 
+_QUERY_PARAMETERS = [
+    {"name": name, "in": "query", "required": name in ("name", "birth_date", "sex"),
+     "description": field.description or "", "schema": {"type": "string"}}
+    for name, field in QuestionIn.model_fields.items()]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 404, 413, 415, 503)}
+
+
+router = APIRouter()
 
 
 class StudyLookup:
@@ -167,62 +174,67 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
     app.state.checker = checker
     app.state.viewer_url = viewer_url
     app.state.studies = StudyLookup(checker.holder.archive_path)
-    _routes(app)
+    app.include_router(router)
     app.include_router(cds_hooks.router)
-    _handlers(app)
+    for kind in _ERROR_REPLIES:
+        app.add_exception_handler(kind, _reply)
     app.add_middleware(Guard, tokens=tokens, max_body=max_body)  # type: ignore[arg-type]
     return app
 
 
-def _routes(app: FastAPI) -> None:
-    @app.get("/healthz", tags=["service"])
-    async def healthz(request: Request) -> Response:
-        """Liveness: ``ok`` with the generation served, 503 until the first index is built."""
-        holder = request.app.state.checker.holder
-        try:
-            index = holder.current()
-        except ArchiveError:
-            return json_response({"status": "starting"}, 503)
-        return json_response({"status": "ok", "generation": index.generation,
-                              "built_at": index.built_at})
+@router.get("/healthz", tags=["service"])
+async def healthz(request: Request) -> Response:
+    """Liveness: ``ok`` with the generation served, 503 until the first index is built."""
+    holder = request.app.state.checker.holder
+    try:
+        index = holder.current()
+    except ArchiveError:
+        return json_response({"status": "starting"}, 503)
+    return json_response({"status": "ok", "generation": index.generation,
+                          "built_at": index.built_at})
 
-    @app.get("/v1/priors", tags=["checks"], responses={200: {"model": CheckOut}, **_ERRORS})
-    async def get_priors(request: Request, name: str | None = None,
-                         birth_date: str | None = None, sex: str | None = None,
-                         patient_id: str = "", issuer: str = "", procedure: str = "",
-                         modality: str = "", body_part: str = "", description: str = "",
-                         code: str = "", order_date: str | None = None,
-                         within_days: str | None = None, institution: str = ""
-                         ) -> Response:
-        """Priors of the same procedure family inside its look-back window."""
-        return _answer(request, {
-            "name": name, "birth_date": birth_date, "sex": sex, "patient_id": patient_id,
-            "issuer": issuer, "procedure": procedure, "modality": modality,
-            "body_part": body_part, "description": description, "code": code,
-            "order_date": order_date, "within_days": within_days, "institution": institution})
 
-    @app.post("/v1/priors", tags=["checks"], responses={200: {"model": CheckOut}, **_ERRORS})
-    async def post_priors(request: Request, question: QuestionIn) -> Response:
-        """The same as ``GET /v1/priors``, with the question as a JSON body."""
-        return _answer(request, question.model_dump())
+@router.get("/v1/priors", tags=["checks"], responses={200: {"model": CheckOut}, **_ERRORS},
+            openapi_extra={"parameters": _QUERY_PARAMETERS})
+async def get_priors(request: Request) -> Response:
+    """Priors of the same procedure family inside its look-back window.
 
-    @app.post("/v1/outcomes", tags=["checks"], status_code=201,
-              responses={201: {"model": OutcomeOut}, **_ERRORS})
-    async def post_outcome(request: Request, body: OutcomeIn) -> Response:
-        """Record what was decided after a check (the dashboard counts these)."""
-        decided = request.app.state.checker.record_outcome(
-            body.check_id, body.outcome, body.reason, client=request.state.client,
-            channel=Channel.HTTP)
-        return json_response({"check_id": body.check_id, "outcome": body.outcome,
-                              "decided_at": decided.isoformat() + "Z"}, 201)
+    The parameters are those of ``POST /v1/priors``' body; they are read directly (no
+    per-parameter validation pass), and checked together by the check itself.
+    """
+    query = request.query_params
+    unknown = sorted(set(query) - set(QuestionIn.model_fields))
+    if unknown:
+        raise ApiError(400, "invalid-request", "unknown query parameters",
+                       [f"{name[:40]}: not a parameter of /v1/priors" for name in unknown])
+    return _answer(request, {name: query.get(name) for name in QuestionIn.model_fields})
 
-    @app.get("/v1/studies/{study_uid}", tags=["checks"], responses=_ERRORS)
-    def get_study(request: Request, study_uid: str) -> Response:
-        """One archived study's metadata (no patient data)."""
-        row = request.app.state.studies.get(study_uid[:128])
-        if row is None:
-            raise ApiError(404, "not-found", "no study with that StudyInstanceUID")
-        return json_response(row, headers=_NO_STORE)
+
+@router.post("/v1/priors", tags=["checks"], responses={200: {"model": CheckOut}, **_ERRORS})
+async def post_priors(request: Request, question: QuestionIn) -> Response:
+    """The same as ``GET /v1/priors``, with the question as a JSON body."""
+    return _answer(request, question.model_dump())
+
+
+@router.post("/v1/outcomes", tags=["checks"], status_code=201,
+             responses={201: {"model": OutcomeOut}, **_ERRORS})
+async def post_outcome(request: Request, body: OutcomeIn) -> Response:
+    """Record what was decided after a check (the dashboard counts these)."""
+    decided = request.app.state.checker.record_outcome(
+        body.check_id, body.outcome, body.reason, client=request.state.client,
+        channel=Channel.HTTP)
+    return json_response({"check_id": body.check_id, "outcome": body.outcome,
+                          "decided_at": decided.isoformat() + "Z"}, 201)
+
+
+@router.get("/v1/studies/{study_uid}", tags=["checks"], responses=_ERRORS)
+def get_study(request: Request, study_uid: str) -> Response:
+    """One archived study's metadata (no patient data)."""
+    row = request.app.state.studies.get(study_uid[:128])
+    if row is None:
+        raise ApiError(404, "not-found", "no study with that StudyInstanceUID")
+    return json_response(row, headers=_NO_STORE)
+
 
 
 def _answer(request: Request, fields: dict[str, Any]) -> Response:
@@ -244,48 +256,36 @@ def _problem(error: Any) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
-def _handlers(app: FastAPI) -> None:
-    def reply(request: Request, status: int, code: str, message: str,
-              problems: tuple[str, ...] | list[str] = ()) -> Response:
-        return json_response(error_body(status, code, message, problems,
-                                        cds=is_cds(request.url.path)), status)
-
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> Response:
-        return reply(request, exc.status, exc.code, exc.message, exc.problems)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = [_problem(e) for e in exc.errors()]
-        return reply(request, 400, "invalid-request", "the request is not valid", problems)
-
-    @app.exception_handler(UnknownCheck)
-    async def unknown_check(request: Request, exc: UnknownCheck) -> Response:
-        return reply(request, 404, "not-found", str(exc))
-
-    @app.exception_handler(UsageError)
-    async def usage(request: Request, exc: UsageError) -> Response:
-        return reply(request, 400, "invalid-request", "the question is not valid",
-                     str(exc).split("; "))
-
-    @app.exception_handler(ArchiveError)
-    async def unavailable(request: Request, exc: ArchiveError) -> Response:
-        return reply(request, 503, "unavailable", "no published archive to answer from yet; "
-                     "retry after the batch has published")
-
-    @app.exception_handler(StorageError)
-    async def storage(request: Request, exc: StorageError) -> Response:
+def _message(exc: Exception) -> tuple[int, str, str, tuple[str, ...]]:
+    """Status, code, message and problems for an exception (never its traceback)."""
+    if isinstance(exc, ApiError):
+        return exc.status, exc.code, exc.message, exc.problems
+    if isinstance(exc, RequestValidationError):
+        return 400, "invalid-request", "the request is not valid", tuple(
+            _problem(e) for e in exc.errors())
+    if isinstance(exc, UnknownCheck):
+        return 404, "not-found", str(exc), ()
+    if isinstance(exc, UsageError):
+        return 400, "invalid-request", "the question is not valid", tuple(str(exc).split("; "))
+    if isinstance(exc, ArchiveError):
+        return 503, "unavailable", ("no published archive to answer from yet; retry after the "
+                                    "batch has published"), ()
+    if isinstance(exc, StorageError):
         log.error("check log: %s", exc)
-        return reply(request, 503, "unavailable", "the check log cannot be written; the "
-                     "check was not answered")
+        return 503, "unavailable", "the check log cannot be written; nothing was answered", ()
+    if isinstance(exc, StarletteHTTPException):
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return exc.status_code, code, str(exc.detail), ()
+    log.error("unexpected %s", type(exc).__name__)
+    return 500, "internal-error", "internal error", ()
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        codes = {404: "not-found", 405: "method-not-allowed"}
-        return reply(request, exc.status_code, codes.get(exc.status_code, "http-error"),
-                     str(exc.detail))
 
-    @app.exception_handler(Exception)
-    async def crash(request: Request, exc: Exception) -> Response:
-        log.error("unexpected %s in %s", type(exc).__name__, request.url.path)
-        return reply(request, 500, "internal-error", "internal error")
+_ERROR_REPLIES = (ApiError, RequestValidationError, UnknownCheck, UsageError, ArchiveError,
+                  StorageError, StarletteHTTPException, Exception)
+
+
+async def _reply(request: Request, exc: Exception) -> Response:
+    """The one error shape for every failure (OperationOutcome too under /cds-services)."""
+    status, code, message, problems = _message(exc)
+    return json_response(error_body(status, code, message, problems,
+                                    cds=is_cds(request.url.path)), status)

@@ -128,6 +128,8 @@ def test_malformed_requests_are_4xx_never_500(client: httpx.Client) -> None:
     chunks = (b'{"reason": "' + b"y" * 1024 for _ in range(8))
     assert_error(client.post(post, content=chunks, headers={
         "content-type": "application/json"}), 413, "payload-too-large")
+    assert_error(client.get("/v1/priors", params={"birthdate": "1950-03-14"}), 400,
+                 "invalid-request")
     assert_error(client.get("/v1/nothing-here"), 404, "not-found")
     assert_error(client.delete("/v1/priors"), 405, "method-not-allowed")
     assert_error(client.get("/v1/studies/9.9.9.9"), 404, "not-found")
