@@ -77,7 +77,8 @@ def pooled(fn_name: str, files: list[Path]) -> tuple[float, int]:
         "files = json.load(sys.stdin)\n"
         "chunks = [files[i:i + 32] for i in range(0, len(files), 32)]\n"
         "t = time.perf_counter()\n"
-        f"with get_context('spawn').Pool(2) as pool: sum(pool.imap_unordered(b.{fn_name}, chunks))\n"
+        "with get_context('spawn').Pool(2) as pool:\n"
+        f"    sum(pool.imap_unordered(b.{fn_name}, chunks))\n"
         "print(time.perf_counter() - t)\n"
     )
     return _timed_subprocess([sys.executable, "-c", code], json.dumps([str(f) for f in files]))
@@ -95,7 +96,7 @@ def dedup_index(root: Path, archive: Path) -> tuple[float, int]:
 
 
 def _timed_subprocess(cmd: list[str], stdin: str) -> tuple[float, int]:
-    seconds, rss, out = _run(cmd, stdin, None)
+    _, rss, out = _run(cmd, stdin, None)
     return float(out.strip().splitlines()[-1]), rss
 
 
@@ -148,8 +149,8 @@ def main() -> None:
             results[name] = run()
         print(f"\n{mode} page cache")
         for name, (seconds, rss) in results.items():
-            print(f"  {name:10} {len(files) / seconds:8.0f} files/s {nbytes / seconds / 1e6:8.0f} MB/s"
-                  f"   peak RSS {rss / 1024:6.0f} MB")
+            print(f"  {name:10} {len(files) / seconds:8.0f} files/s "
+                  f"{nbytes / seconds / 1e6:8.0f} MB/s   peak RSS {rss / 1024:6.0f} MB")
         a, b, c = (results[k][0] for k in ("a ceiling", "b naive", "c dedup"))
         print(f"  c/a = {a / c:.2f}   c/b = {b / c:.2f}   (throughput ratios)")
 

@@ -37,6 +37,7 @@ def publish(archive: Archive, keep: int = 3) -> Path:
 
     Returns:
         The published link's path.
+
     """
     archive.execute("CHECKPOINT")
     link = published_path(archive.path)

@@ -10,8 +10,8 @@ files without a preamble) goes through pydicom in :mod:`dedup.ingest.read`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import mmap
+from dataclasses import dataclass
 from struct import Struct, unpack_from
 from struct import error as _StructError
 

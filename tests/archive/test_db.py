@@ -46,9 +46,9 @@ def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
 
 def test_batch_lock_is_exclusive_and_released(tmp_path: Path) -> None:
     path = tmp_path / "a.duckdb"
-    with batch_lock(path):
-        with pytest.raises(ArchiveLocked, match="another batch run"), batch_lock(path):
-            pass
+    with batch_lock(path), pytest.raises(ArchiveLocked, match="another batch run"), \
+            batch_lock(path):
+        pass
     with batch_lock(path):  # released
         pass
 
