@@ -37,12 +37,15 @@ from dedup.archive.db import Archive
 from dedup.archive.publish import PublishedReader, published_path
 from dedup.check_link import Person, decide
 from dedup.errors import ArchiveError
-from dedup.match.linkage import normalise_name
+from dedup.match.linkage import NameParts, normalise_name
 
 log = logging.getLogger("dedup.check")
 #: Names recur (common names, the same patient checked at order-select and order-sign), so
 #: normalised names are cached by their raw text.
-_normalised = lru_cache(maxsize=1 << 16)(normalise_name)
+@lru_cache(maxsize=1 << 16)
+def _normalised(name: str) -> tuple[NameParts, frozenset[str]]:
+    parts = normalise_name(name)
+    return parts, frozenset(parts.words)
 _DETAILS = ("study_uid", "institution", "description", "modalities", "n_instances", "location")
 
 
@@ -148,7 +151,8 @@ class PriorIndex:
                     "same issuer and patient ID", "birth date equal",
                     "sex equal" if sex and query.person.sex else "sex unknown"))
                 continue
-            record = Person(_normalised(names[offset] or ""), sex, issuers[offset] or "")
+            parts, words = _normalised(names[offset] or "")
+            record = Person(parts, sex, issuers[offset] or "", words)
             decision = decide(query.person, record, prior=prior, threshold=threshold)
             if decision.linked:
                 direct[lo + offset] = Match(lo + offset, decision.probability, decision.reasons)

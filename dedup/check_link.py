@@ -44,6 +44,11 @@ class Person:
     name: NameParts
     sex: int  # 0 unknown or other, 1 male, 2 female
     issuer: str = ""
+    words: frozenset[str] = frozenset()  # the name's words; filled in when left empty
+
+    def __post_init__(self) -> None:
+        if not self.words:
+            object.__setattr__(self, "words", frozenset(self.name.words))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +65,20 @@ def sex_code(value: str | None) -> int:
     return SEX_CODES.get((value or "").strip().upper(), 0)
 
 
-def name_level(a: NameParts, b: NameParts) -> str:
+def name_level(a: NameParts, b: NameParts, wa: frozenset[str] | None = None,
+               wb: frozenset[str] | None = None) -> str:
     """The agreement level of two normalised names (``unknown`` when a family name is missing).
 
-    Empty given names compare like SQL NULLs (never equal), as in the Splink model.
+    Empty given names compare like SQL NULLs (never equal), as in the Splink model. ``wa``
+    and ``wb`` are the names' word sets when the caller has them already.
     """
     if not a.family or not b.family:
         return "unknown"
     given_equal = bool(a.given) and a.given == b.given
     if a.family == b.family and given_equal:
         return "identical" if a.middle == b.middle else "middle name missing or different"
-    wa, wb = set(a.words), set(b.words)
+    wa = frozenset(a.words) if wa is None else wa
+    wb = frozenset(b.words) if wb is None else wb
     if len(wa & wb) >= 2 and (wa <= wb or wb <= wa):
         return "same words, other order"
     if (a.given and b.given and jaro_winkler(a.family, b.family) >= 0.9
@@ -93,7 +101,7 @@ def decide(query: Person, record: Person, *, prior: float, threshold: float) -> 
         veto applies (precision over recall).
 
     """
-    level = name_level(query.name, record.name)
+    level = name_level(query.name, record.name, query.words, record.words)
     weight = math.log2(prior / (1 - prior)) + _BIRTH_EQUAL
     if level != "unknown":
         m, u = NAME_LEVELS[level]

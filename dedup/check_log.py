@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
+import queue
 import secrets
 import sqlite3
 import threading
@@ -52,7 +54,9 @@ _CHECK_COLUMNS = ("check_id", "asked_at", "client", "channel", "patient_pseudony
                   "modality", "order_date", "within_days", "institution", "n_priors",
                   "prior_study_uids", "recommendation", "latency_ms")
 _OUTCOME_COLUMNS = ("check_id", "decided_at", "outcome", "reason", "client", "channel")
+_INSERT_CHECK = f"INSERT INTO checks VALUES ({', '.join('?' * len(_CHECK_COLUMNS))})"
 _MAX_TEXT = 500
+log = logging.getLogger("dedup.check")
 #: Rows this much older than the newest folded row are read again (INSERT OR IGNORE makes the
 #: overlap harmless); it covers rows committed late by a concurrent writer.
 FOLD_OVERLAP = timedelta(days=1)
@@ -114,15 +118,26 @@ def pseudonym(key: bytes, name: str, birth_date: str, sex: str) -> str:
 class CheckLog:
     """The service-owned store of checks and outcomes (thread-safe, multi-process safe).
 
+    Args:
+        archive_path: the archive the log sits next to.
+        background: write check rows from a thread, in batches, so a request never waits on
+            the disk (the server's choice). A crash loses at most the rows of the last few
+            milliseconds; a write failure makes every later check fail loudly. Outcomes are
+            always written before the call returns.
+
     Raises:
         StorageError: the log cannot be opened or written.
 
     """
 
-    def __init__(self, archive_path: str | Path) -> None:
+    def __init__(self, archive_path: str | Path, *, background: bool = False) -> None:
         self.path = log_path(archive_path)
         self._key = load_key(key_path(archive_path))
         self._lock = threading.Lock()
+        self._failure = ""
+        self._queue: queue.SimpleQueue[tuple[object, ...] | threading.Event | None] | None = (
+            queue.SimpleQueue() if background else None)
+        self._writer: threading.Thread | None = None
         try:
             self._con = sqlite3.connect(self.path, check_same_thread=False, timeout=10,
                                         isolation_level=None)
@@ -131,11 +146,28 @@ class CheckLog:
             self._con.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the check log {str(self.path)!r}: {exc}") from None
+        if self._queue is not None:
+            self._writer = threading.Thread(target=self._drain, name="dedup-check-log",
+                                            daemon=True)
+            self._writer.start()
 
     def close(self) -> None:
-        """Close the connection."""
+        """Write what is queued and close the connection."""
+        if self._queue is not None and self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(timeout=30)
+            self._writer = None
         with self._lock:
             self._con.close()
+
+    def flush(self) -> None:
+        """Wait until every check recorded so far is written (no-op when not background)."""
+        if self._queue is not None and self._writer is not None:
+            done = threading.Event()
+            self._queue.put(done)
+            done.wait(timeout=30)
+        if self._failure:
+            raise StorageError(self._failure)
 
     def record_check(self, question: Question, result: CheckResult, *, client: str,
                      channel: Channel, latency_ms: float) -> None:
@@ -147,7 +179,46 @@ class CheckLog:
                result.window_days, question.institution[:_MAX_TEXT] or None,
                len(result.priors), json.dumps([p.study_uid for p in result.priors]),
                result.recommendation, round(latency_ms, 3))
-        self._write(f"INSERT INTO checks VALUES ({', '.join('?' * len(row))})", row)
+        if self._failure:
+            raise StorageError(self._failure)
+        if self._queue is None:
+            self._write(_INSERT_CHECK, row)
+        else:
+            self._queue.put(row)
+
+    def _drain(self) -> None:
+        """The background writer: one transaction per batch of queued rows."""
+        assert self._queue is not None
+        stop = False
+        while not stop:
+            waiting: list[threading.Event] = []
+            rows: list[tuple[object, ...]] = []
+            item = self._queue.get()
+            while True:
+                if item is None:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    waiting.append(item)
+                else:
+                    rows.append(item)
+                if stop or len(rows) >= 1000 or self._queue.empty():
+                    break
+                item = self._queue.get()
+            self._write_many(rows)
+            for event in waiting:
+                event.set()
+
+    def _write_many(self, rows: list[tuple[object, ...]]) -> None:
+        if not rows:
+            return
+        try:
+            with self._lock:
+                self._con.execute("BEGIN")
+                self._con.executemany(_INSERT_CHECK, rows)
+                self._con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._failure = f"cannot write the check log {str(self.path)!r}: {exc}"
+            log.error("%d check rows not written: %s", len(rows), exc)
 
     def record_outcome(self, check_id: str, outcome: Outcome, reason: str | None, *,
                        client: str, channel: Channel, decided_at: datetime | None = None
@@ -172,6 +243,7 @@ class CheckLog:
 
     def has_check(self, check_id: str) -> bool:
         """Whether a check with this ID was logged."""
+        self.flush()
         with self._lock:
             return self._con.execute("SELECT 1 FROM checks WHERE check_id = ?",
                                      [check_id]).fetchone() is not None
@@ -179,6 +251,7 @@ class CheckLog:
     def rows(self, table: str) -> list[dict[str, object]]:
         """Every row of ``checks`` or ``outcomes`` (for tests and audits)."""
         columns = {"checks": _CHECK_COLUMNS, "outcomes": _OUTCOME_COLUMNS}[table]
+        self.flush()
         with self._lock:
             cursor = self._con.execute(f"SELECT {', '.join(columns)} FROM {table} "
                                        "ORDER BY rowid")

@@ -45,10 +45,14 @@ def publish(archive: Archive, keep: int = 3) -> Path:
     folder.mkdir(exist_ok=True)
     generation = folder / f"{time.time_ns()}.duckdb"
     tmp = generation.with_suffix(".tmp")
-    shutil.copyfile(archive.path, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, generation)
+    try:
+        shutil.copyfile(archive.path, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, generation)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # e.g. disk full: leave no half snapshot behind
+        raise
     tmp_link = link.with_name(f".{link.name}.{os.getpid()}")
     tmp_link.unlink(missing_ok=True)
     tmp_link.symlink_to(os.path.relpath(generation, link.parent))

@@ -45,7 +45,7 @@ def serve(
         settings = Settings().with_env()
     path = str(archive) if archive is not None else settings.archive
     tokens = tokens_from(os.environ, tokens_file, configured)
-    checker = Checker(path, settings, CheckLog(path))
+    checker = Checker(path, settings, CheckLog(path, background=True))
     app = create_app(checker, tokens, max_body=settings.check_max_body_bytes,
                      viewer_url=viewer_url)
     log.info("serving checks of %s on http://%s:%d (%d token(s))", Path(path).name, host,

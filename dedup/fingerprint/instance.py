@@ -37,7 +37,10 @@ def fingerprint_location(location: Location, settings: Settings) -> Instance | Q
         return Quarantined(location, QuarantineReason.PIXEL_LENGTH, str(exc))
     except ParseError as exc:
         return Quarantined(location, QuarantineReason(exc.reason), exc.detail)
-    except Exception as exc:  # a decoder failing on damaged data must not stop the run
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # decoders fail on damaged data in any way,
+        # even with a Rust panic (pyo3's PanicException is a BaseException): quarantine it
         return Quarantined(location, QuarantineReason.DECODE_FAILED,
                            f"pixel data could not be decoded ({type(exc).__name__})")
 

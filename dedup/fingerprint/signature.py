@@ -11,7 +11,6 @@ from collections.abc import Iterable
 
 import numpy as np
 import xxhash
-from datasketch import MinHash
 
 SEED = 1
 _EMPTY = np.uint32(0xFFFFFFFF)
@@ -25,6 +24,8 @@ def minhash(tokens: Iterable[bytes | str], num_perm: int) -> np.ndarray:
     encoded = [t.encode() if isinstance(t, str) else t for t in tokens]
     if not encoded:
         return np.full(num_perm, _EMPTY, dtype=np.uint32)
+    from datasketch import MinHash  # imported here: it pulls in SciPy (~0.8 s of CLI start)
+
     m = MinHash(num_perm=num_perm, seed=SEED)
     m.update_batch(encoded)
     return m.hashvalues.astype(np.uint32)

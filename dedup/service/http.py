@@ -168,6 +168,8 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
         yield
         checker.holder.stop()
         app.state.studies.close()
+        if checker.log is not None:
+            checker.log.close()
 
     app = FastAPI(title="dedup check service", version=__version__, lifespan=lifespan,
                   description="Pre-order check for prior imaging: HTTP API and CDS Hooks.")
