@@ -17,13 +17,13 @@ half-built index.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -292,6 +292,9 @@ class IndexHolder:
             index = build_index(archive, threads=1 if self._thread else None)
             self._index, self._target = index, os.path.realpath(archive.path)
             self._reader.close()  # the index holds everything; release the snapshot
+            # Long-lived objects (the index, caches) leave the collector's view: a full
+            # collection over them would stall every request for tens of milliseconds.
+            gc.freeze()
         log.info("check index: generation %s, %d patients, %d studies, built in %.1f s",
                  index.generation, index.patients, index.studies, time.monotonic() - started)
         return True
@@ -310,8 +313,7 @@ class IndexHolder:
             self._thread = None
 
     def _poll(self) -> None:
-        with suppress(AttributeError, OSError):  # Linux: niceness is per thread
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # requests first
+        # Not niced: a low-priority thread holding the GIL would stall the requests' thread.
         while not self._stop.wait(self.reload_seconds):
             try:
                 self.refresh()

@@ -7,12 +7,15 @@ moment leaves the archive consistent, and the next run skips what is already com
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import multiprocessing
 import platform
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
 
@@ -54,17 +57,15 @@ def index(paths: Iterable[str | Path], settings: Settings,
 
     """
     started = time.monotonic()
+    threading.Thread(target=_preload, daemon=True).start()
     with batch_lock(settings.archive), Archive.open(settings.archive) as archive:
         _check_signature_settings(archive, settings)
         run_id = start_run(archive, "index")
         totals = _Totals()
         status = "failed"
         try:
-            for batch, skipped in _batches(_stream(paths, archive, settings), settings):
-                totals.add(commit_batch(archive, run_id, batch, settings, skipped=skipped),
-                           skipped)
-                if progress:
-                    progress(totals.inputs, totals.bytes)
+            _commit_all(archive, run_id, _stream(paths, archive.cursor(), settings), settings,
+                        totals, progress)
             matched = match(archive, settings, run_id=run_id)
             totals.duplicates = {**matched.duplicates, "exact": matched.exact}
             status = "ok"
@@ -82,6 +83,33 @@ def index(paths: Iterable[str | Path], settings: Settings,
                           f"({_reasons_text(summary.quarantine_reasons)}); "
                           "see `dedup quarantine`")
     return summary
+
+
+def _commit_all(archive: Archive, run_id: int, items: Iterator[_Item], settings: Settings,
+                totals: _Totals, progress: Progress | None) -> None:
+    """Commit batches in a writer thread while the next batch is read and fingerprinted."""
+    with ThreadPoolExecutor(1, thread_name_prefix="dedup-commit") as writer:
+        pending: Future[tuple[BatchCounts, int]] | None = None
+        for batch, skipped in _batches(items, settings):
+            if pending is not None:
+                totals.add(*pending.result())
+                if progress:
+                    progress(totals.inputs, totals.bytes)
+            pending = writer.submit(_commit, archive, run_id, batch, settings, skipped)
+        if pending is not None:
+            totals.add(*pending.result())
+
+
+def _commit(archive: Archive, run_id: int, batch: list[Instance | Quarantined],
+            settings: Settings, skipped: int) -> tuple[BatchCounts, int]:
+    return commit_batch(archive, run_id, batch, settings, skipped=skipped), skipped
+
+
+def _preload() -> None:
+    """Import what matching needs (SciPy via datasketch, Splink) while workers read files."""
+    for module in ("datasketch", "splink"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
 
 
 def start_run(archive: Archive, command: str) -> int:

@@ -63,6 +63,10 @@ class Archive:
             migrate(archive)
         return archive
 
+    def cursor(self) -> Archive:
+        """Another connection to the same database, for use from another thread."""
+        return Archive(self.con.cursor(), self.path)
+
     def close(self) -> None:
         """Close the connection (checkpointing the write-ahead log)."""
         self.con.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -48,6 +49,7 @@ def serve(
     checker = Checker(path, settings, CheckLog(path, background=True))
     app = create_app(checker, tokens, max_body=settings.check_max_body_bytes,
                      viewer_url=viewer_url)
+    sys.setswitchinterval(0.001)  # the index rebuild thread yields the GIL to requests sooner
     log.info("serving checks of %s on http://%s:%d (%d token(s))", Path(path).name, host,
              port, len(tokens))
     uvicorn.run(app, host=host, port=port, access_log=False, server_header=False,

@@ -28,7 +28,13 @@ def fingerprint_location(location: Location, settings: Settings) -> Instance | Q
 
     This is what worker processes run; it needs no archive.
     """
-    dicom = read_location(location, settings)
+    try:
+        dicom = read_location(location, settings)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # read_location already handles every known failure
+        return Quarantined(location, QuarantineReason.CORRUPT,
+                           f"unexpected {type(exc).__name__} while reading")
     if isinstance(dicom, Quarantined):
         return dicom
     try:

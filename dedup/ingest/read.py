@@ -110,7 +110,7 @@ def _load(location: Location, settings: Settings) -> bytes | mmap.mmap:
         return _read_member(location, settings)
     with open(location.path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
-        if size >= settings.mmap_threshold:
+        if size and size >= settings.mmap_threshold:
             return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         return fh.read()
 

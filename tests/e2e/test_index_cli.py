@@ -85,6 +85,7 @@ def test_bad_input_is_quarantined_and_the_run_goes_on(corpus, tmp_path: Path) ->
     bad = tmp_path / "bad"
     paths = write_bad_inputs(bad)
     (bad / "dangling").symlink_to(tmp_path / "gone.dcm")
+    (bad / "empty.dcm").write_bytes(b"")
     good = next(corpus.archive_dir.rglob("*.dcm"))
     shutil.copy(good, bad / "good.dcm")
     archive = tmp_path / "a.duckdb"
@@ -96,6 +97,7 @@ def test_bad_input_is_quarantined_and_the_run_goes_on(corpus, tmp_path: Path) ->
                                            "pixel-length")}
     expected[str(paths["zip-bomb"]) + "!scan.dcm"] = "zip-bomb"
     expected[str(bad / "dangling")] = "unreadable"
+    expected[str(bad / "empty.dcm")] = "not-dicom"
     assert rows == expected
     assert summary["quarantined"] == len(expected)
     assert all(p.exists() for p in paths.values())  # nothing deleted from the source
