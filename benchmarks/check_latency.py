@@ -147,6 +147,7 @@ async def _open_loop(port: int, payloads: list[bytes], rate: float, seconds: flo
     for _ in range(64):
         idle.put_nowait(await _connection(port))
     latencies: list[float] = []
+    slow: list[float] = []  # when (seconds into the run) requests took over 100 ms
     errors: dict[str, int] = {}
     tasks = set()
     start = time.perf_counter()
@@ -162,6 +163,8 @@ async def _open_loop(port: int, payloads: list[bytes], rate: float, seconds: flo
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
             idle.put_nowait(await _connection(port))
         latencies.append((time.perf_counter() - due) * 1000)
+        if latencies[-1] > 100:
+            slow.append(round(due - start, 1))
 
     n = 0
     while True:
@@ -177,8 +180,11 @@ async def _open_loop(port: int, payloads: list[bytes], rate: float, seconds: flo
         n += 1
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
+    stalls = sorted(set(slow))
     return {"sent": n, "per_s": round(n / elapsed), "errors": errors,
-            "error_rate": round(sum(errors.values()) / max(n, 1), 6)} | percentiles(latencies)
+            "error_rate": round(sum(errors.values()) / max(n, 1), 6),
+            "over_100ms_between_s": [stalls[0], stalls[-1]] if stalls else []} \
+        | percentiles(latencies)
 
 
 async def _closed_loop(port: int, payloads: list[bytes], seconds: float, conns: int
@@ -256,9 +262,9 @@ def generation(port: int) -> str:
 
 def during_batch(root: Path, archive: Path, port: int, payloads: list[bytes], rate: float
                  ) -> dict[str, Any]:
-    corpus = root / "batch-corpus"
-    if not corpus.exists():
-        make_corpus(corpus, patients=4, seed=11, ct_slices=20)
+    corpus = root / "batch-corpus"  # new studies each run (a new seed), so the batch has work
+    shutil.rmtree(corpus, ignore_errors=True)
+    make_corpus(corpus, patients=4, seed=int(time.time()) % 100_000, ct_slices=20)
     before = generation(port)
     stop = root / "stop"
     stop.unlink(missing_ok=True)

@@ -179,3 +179,12 @@ def test_reads_keep_working_while_a_batch_indexes_the_archive(
     with Archive.open(archive, read_only=True) as done:
         assert done.scalar("SELECT count(*) FROM outcomes") == 1  # folded by the batch
         assert done.scalar("SELECT count(*) FROM checks") >= 1
+
+
+def test_the_server_log_holds_no_patient_data(client: httpx.Client, archive: Path) -> None:
+    client.get("/v1/priors", params={**HANS, "birth_date": "1950-14-03"})  # logged: a 400
+    client.get("/v1/priors", params=HANS)
+    text = archive.with_suffix(".serve.log").read_text()
+    assert "GET /v1/priors 400" in text
+    for phi in ("MUELLER", "1950-03-14", "1950-14-03", "HANS"):
+        assert phi not in text.upper()
