@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dedup.archive.publish import PublishedReader
-from dedup.check_index import IndexHolder, PriorIndex, Query, build_index, day_number
+from dedup.check_holder import IndexHolder
+from dedup.check_index import PriorIndex, Query, build_index, day_number
 from dedup.check_link import Person, sex_code
 from dedup.config import Settings
 from dedup.errors import UsageError

@@ -10,18 +10,15 @@ queries) into columnar arrays:
 * studies of a known procedure family sorted by patient, family and date, with the details a
   prior shows (UID, institution, where the images are) in an Arrow table.
 
-:class:`IndexHolder` keeps the current index and swaps in a new one, built in the background,
-when the batch publishes a new generation: readers never wait for the writer and never see a
-half-built index.
+:func:`save_index` and :func:`load_index` move an index between processes through memory-mapped
+files: :class:`dedup.check_holder.IndexHolder` builds each new generation in a separate, niced
+process and maps the result in, so the build never competes with requests for the GIL.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,21 +29,21 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from dedup.archive.db import Archive
-from dedup.archive.publish import PublishedReader, published_path
 from dedup.check_link import Person, decide
-from dedup.errors import ArchiveError
 from dedup.match.linkage import NameParts, normalise_name
 
 log = logging.getLogger("dedup.check")
-#: Names recur (common names, the same patient checked at order-select and order-sign), so
-#: normalised names are cached by their raw text.
+_DETAILS = ("study_uid", "institution", "description", "modalities", "n_instances", "location")
+
+
 @lru_cache(maxsize=1 << 16)
 def _normalised(name: str) -> tuple[NameParts, frozenset[str]]:
+    """Normalised name and its words (cached: common names recur, and so do patients)."""
     parts = normalise_name(name)
     return parts, frozenset(parts.words)
-_DETAILS = ("study_uid", "institution", "description", "modalities", "n_instances", "location")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,60 +64,37 @@ class Match:
     reasons: tuple[str, ...]
 
 
+_NUMPY = ("birth", "sex", "s_family", "s_day", "s_row", "s_ptr", "l_ptr", "l_dst", "l_prob",
+          "l_reason")
+_PATIENT_TEXT = ("name", "issuer", "patient_id")
+
+
 class PriorIndex:
     """Columnar, read-only lookup structures over one published generation.
 
     Args:
-        patients: ``check_patients.sql`` rows, in blocking order.
-        studies: ``check_studies.sql`` rows (any order).
-        links: ``check_links.sql`` rows.
+        arrays: what :func:`index_arrays` computes (or :func:`load_index` maps back in).
         generation: the snapshot's name, reported with each answer.
 
     """
 
-    def __init__(self, patients: pl.DataFrame, studies: pl.DataFrame, links: pl.DataFrame,
-                 generation: str) -> None:
+    def __init__(self, arrays: dict[str, Any], generation: str) -> None:
         self.generation = generation
         self.built_at = time.time()
-        self.patients = patients.height
-        self.studies = studies.height
-        self._birth = patients["birth_day"].to_numpy()
-        self._sex = patients["sex"].to_numpy()
-        self._names, self._issuers, self._ids = (
-            patients[c].rechunk().to_arrow() for c in ("name", "issuer", "patient_id"))
-        rows = _row_lookup(patients["patient_key"].to_numpy())
-        self._init_studies(studies, rows(studies["patient_key"].to_numpy()))
-        self._init_links(links, rows(links["patient_key_a"].to_numpy()),
-                         rows(links["patient_key_b"].to_numpy()))
+        self.arrays = arrays
+        self._birth, self._sex = arrays["birth"], arrays["sex"]
+        self._s_family, self._s_day = arrays["s_family"], arrays["s_day"]
+        self._s_row, self._s_ptr = arrays["s_row"], arrays["s_ptr"]
+        self._l_ptr, self._l_dst = arrays["l_ptr"], arrays["l_dst"]
+        self._l_prob, self._l_reason = arrays["l_prob"], arrays["l_reason"]
+        self._names, self._issuers, self._ids = (arrays[c] for c in _PATIENT_TEXT)
+        self._details = [arrays[c] for c in _DETAILS]
+        self._family_codes = {family: code for code, family in enumerate(arrays["families"])}
+        self._reasons = [tuple(r) for r in arrays["reasons"]]
+        self.patients = len(self._birth)
+        self.studies = len(self._s_day)
         if self.patients:  # the first Arrow scalar read is slow: take it here, not in a check
             self.priors([Match(0, 1.0, ())], next(iter(self._family_codes), ""), 0, 1 << 20)
-
-    def _init_studies(self, studies: pl.DataFrame, prow: np.ndarray) -> None:
-        families = sorted(studies["family"].unique().to_list())
-        self._family_codes = {family: code for code, family in enumerate(families)}
-        family = studies["family"].replace_strict(self._family_codes,
-                                                  return_dtype=pl.Int32).to_numpy()
-        day = studies["study_day"].to_numpy()
-        # one int64 sort key: patient row, family, date (offset to be non-negative)
-        key = (prow.astype(np.int64) << 32) | (family.astype(np.int64) << 24) \
-            | (day.astype(np.int64) + (1 << 23))
-        order = np.argsort(key)
-        self._s_family, self._s_day = family[order], day[order]
-        self._s_row = order  # position in the detail columns, which keep the query's order
-        self._s_ptr = np.searchsorted(prow[order], np.arange(self.patients + 1))
-        self._details = [studies[name].rechunk().to_arrow() for name in _DETAILS]
-
-    def _init_links(self, links: pl.DataFrame, a: np.ndarray, b: np.ndarray) -> None:
-        texts = links["reasons"].unique().to_list()
-        self._reasons = [tuple(json.loads(t)) for t in texts]
-        codes = links["reasons"].replace_strict({t: i for i, t in enumerate(texts)},
-                                                return_dtype=pl.Int32).to_numpy()
-        src, dst = np.concatenate([a, b]), np.concatenate([b, a])
-        order = np.argsort(src, kind="stable")
-        self._l_ptr = np.searchsorted(src[order], np.arange(self.patients + 1))
-        self._l_dst = dst[order]
-        self._l_prob = np.concatenate([links["match_probability"].to_numpy()] * 2)[order]
-        self._l_reason = np.concatenate([codes, codes])[order]
 
     def has_family(self, family: str) -> bool:
         """Whether any indexed study has this family."""
@@ -214,6 +188,80 @@ def _row_lookup(keys: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return lambda wanted: by_key[np.searchsorted(keys, wanted, sorter=by_key)]
 
 
+def index_arrays(patients: pl.DataFrame, studies: pl.DataFrame, links: pl.DataFrame
+                 ) -> dict[str, Any]:
+    """The index's arrays from the rows of the three ``check_*.sql`` queries."""
+    out: dict[str, Any] = {"birth": patients["birth_day"].to_numpy(),
+                           "sex": patients["sex"].to_numpy()}
+    out |= {c: patients[c].rechunk().to_arrow() for c in _PATIENT_TEXT}
+    rows = _row_lookup(patients["patient_key"].to_numpy())
+    out |= _study_arrays(studies, rows(studies["patient_key"].to_numpy()), patients.height)
+    out |= _link_arrays(links, rows(links["patient_key_a"].to_numpy()),
+                        rows(links["patient_key_b"].to_numpy()), patients.height)
+    return out
+
+
+def _study_arrays(studies: pl.DataFrame, prow: np.ndarray, patients: int) -> dict[str, Any]:
+    families = sorted(studies["family"].unique().to_list())
+    family = studies["family"].replace_strict({f: c for c, f in enumerate(families)},
+                                              return_dtype=pl.Int32).to_numpy()
+    day = studies["study_day"].to_numpy()
+    # one int64 sort key: patient row, family, date (offset to be non-negative)
+    key = (prow.astype(np.int64) << 32) | (family.astype(np.int64) << 24) \
+        | (day.astype(np.int64) + (1 << 23))
+    order = np.argsort(key)
+    return {"families": families, "s_family": family[order], "s_day": day[order],
+            "s_row": order,  # position in the detail columns, which keep the query's order
+            "s_ptr": np.searchsorted(prow[order], np.arange(patients + 1))} | {
+        name: studies[name].rechunk().to_arrow() for name in _DETAILS}
+
+
+def _link_arrays(links: pl.DataFrame, a: np.ndarray, b: np.ndarray, patients: int
+                 ) -> dict[str, Any]:
+    texts = links["reasons"].unique().to_list()
+    codes = links["reasons"].replace_strict({t: i for i, t in enumerate(texts)},
+                                            return_dtype=pl.Int32).to_numpy()
+    src, dst = np.concatenate([a, b]), np.concatenate([b, a])
+    order = np.argsort(src, kind="stable")
+    return {"reasons": [json.loads(t) for t in texts],
+            "l_ptr": np.searchsorted(src[order], np.arange(patients + 1)),
+            "l_dst": dst[order],
+            "l_prob": np.concatenate([links["match_probability"].to_numpy()] * 2)[order],
+            "l_reason": np.concatenate([codes, codes])[order]}
+
+
+def save_index(index: PriorIndex, folder: str | Path) -> None:
+    """Write an index's arrays to ``folder`` (``.npy`` files and Arrow IPC files)."""
+    folder = Path(folder)
+    for name in _NUMPY:
+        np.save(folder / f"{name}.npy", index.arrays[name])
+    for table, columns in (("patients", _PATIENT_TEXT), ("details", _DETAILS)):
+        data = pa.Table.from_arrays([index.arrays[c] for c in columns], names=list(columns))
+        with pa.OSFile(str(folder / f"{table}.arrow"), "wb") as sink, \
+                pa.ipc.new_file(sink, data.schema) as writer:
+            writer.write_table(data)
+    (folder / "meta.json").write_text(json.dumps({
+        "generation": index.generation, "families": index.arrays["families"],
+        "reasons": index.arrays["reasons"]}))
+
+
+def _array(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def load_index(folder: str | Path) -> PriorIndex:
+    """Map an index written by :func:`save_index` back in (no copy: the files are mapped)."""
+    folder = Path(folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    arrays: dict[str, Any] = {name: np.load(folder / f"{name}.npy", mmap_mode="r")
+                              for name in _NUMPY}
+    for table in ("patients", "details"):
+        data = pa.ipc.open_file(pa.memory_map(str(folder / f"{table}.arrow"))).read_all()
+        arrays |= {name: _array(data.column(name)) for name in data.column_names}
+    arrays |= {"families": meta["families"], "reasons": meta["reasons"]}
+    return PriorIndex(arrays, meta["generation"])
+
+
 def build_index(archive: Archive, birth_date: date | None = None,
                 threads: int | None = None) -> PriorIndex:
     """Read a (published, read-only) archive into a :class:`PriorIndex`.
@@ -233,94 +281,7 @@ def build_index(archive: Archive, birth_date: date | None = None,
     patients = archive.run("check_patients", params)
     studies = archive.run("check_studies", params)
     links = archive.run("check_links", params)
-    return PriorIndex(patients, studies, links, Path(archive.path).name)
-
-
-class IndexHolder:
-    """The current :class:`PriorIndex` of an archive's published snapshot.
-
-    :meth:`current` builds the first index on demand; :meth:`start` runs a thread that
-    polls the published link every ``reload_seconds`` and swaps in a new index when the batch
-    has published a new generation. Requests keep using the previous index meanwhile.
-    """
-
-    def __init__(self, archive_path: str | Path, reload_seconds: float = 1.0) -> None:
-        self.archive_path = str(archive_path)
-        self.reload_seconds = reload_seconds
-        self._link = published_path(archive_path)
-        self._reader = PublishedReader(archive_path)
-        self._index: PriorIndex | None = None
-        self._target = ""
-        self._build_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def current(self) -> PriorIndex:
-        """The index in use (built now if there is none yet).
-
-        Raises:
-            ArchiveError: nothing has been published yet, or (with the background thread
-                running) the first index is still being built.
-
-        """
-        index = self._index
-        if index is None:
-            if self._thread is not None:  # a server never builds inside a request
-                raise ArchiveError("the check index is not ready yet (nothing published, or "
-                                   "the first build is running); retry shortly")
-            self.refresh()
-            index = self._index
-            assert index is not None
-        return index
-
-    def refresh(self) -> bool:
-        """Build and swap in the index of the newest generation if it changed.
-
-        Returns:
-            Whether a new index was swapped in.
-
-        Raises:
-            ArchiveError: nothing has been published yet.
-
-        """
-        with self._build_lock:
-            target = os.path.realpath(self._link)
-            if target == self._target and self._index is not None:
-                return False
-            started = time.monotonic()
-            archive = self._reader.archive()
-            index = build_index(archive, threads=1 if self._thread else None)
-            self._index, self._target = index, os.path.realpath(archive.path)
-            self._reader.close()  # the index holds everything; release the snapshot
-            # Long-lived objects (the index, caches) leave the collector's view: a full
-            # collection over them would stall every request for tens of milliseconds.
-            gc.freeze()
-        log.info("check index: generation %s, %d patients, %d studies, built in %.1f s",
-                 index.generation, index.patients, index.studies, time.monotonic() - started)
-        return True
-
-    def start(self) -> None:
-        """Start the background thread that picks up new generations."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._poll, name="dedup-index", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the background thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _poll(self) -> None:
-        # Not niced: a low-priority thread holding the GIL would stall the requests' thread.
-        while not self._stop.wait(self.reload_seconds):
-            try:
-                self.refresh()
-            except ArchiveError as exc:
-                log.warning("check index not refreshed: %s", exc)
-            except Exception:  # keep serving the previous generation whatever happens
-                log.exception("check index refresh failed; serving the previous generation")
+    return PriorIndex(index_arrays(patients, studies, links), Path(archive.path).name)
 
 
 def day_number(value: date) -> int:

@@ -3,15 +3,17 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from dedup.archive.db import Archive
 from dedup.archive.publish import publish
-from dedup.check import Channel, Checker, check, parse_question
+from dedup.check import Channel, Checker, answer, check, parse_question
 from dedup.check_link import Person, decide, jaro_winkler, sex_code
 from dedup.check_log import CheckLog, fold_check_log, key_path, load_key, log_path
 from dedup.config import Settings
@@ -214,3 +216,20 @@ def test_cli_exit_codes_let_scripts_branch(archive: Path) -> None:
     no_tokens = dedup_cli("serve", "--archive", str(archive), check=False,
                           env={"DEDUP_SERVICE_TOKENS": "", "DEDUP_TOKENS": ""})
     assert no_tokens.returncode == 2 and "no API tokens" in no_tokens.stderr
+
+
+def test_background_rebuilds_run_in_a_separate_process_and_are_mapped_in(
+        tmp_path: Path) -> None:
+    path = build_check_archive(tmp_path / "archive.duckdb")
+    holder = Checker(path, Settings(archive=str(path))).holder
+    first = holder.current()
+    holder._thread = threading.current_thread()  # as if serving: the next build is separate
+    with Archive.open(path) as archive:
+        publish(archive)
+    assert holder.refresh()
+    mapped = holder.current()
+    assert mapped.generation != first.generation and mapped.patients == first.patients
+    assert isinstance(mapped.arrays["s_day"], np.memmap)
+    question = parse_question(load_mapping(), **HANS, procedure="CT HEAD",
+                              order_date=ORDER_DATE.isoformat())
+    assert [p.study_uid for p in answer(mapped, question, Settings()).priors] == PRIORS_OF_HANS
