@@ -5,7 +5,8 @@
    second, linked record elsewhere (about 1M patient records), 5 studies per record.
 2. Library: :func:`dedup.check.answer` on the in-memory index, in this process, for a mix of
    hits (a study's patient asked a week later) and misses (unknown people, or a known patient
-   and another procedure family); then :meth:`Checker.check`, which also writes the check log.
+   and another procedure family); then the same plus the check-log row, as the server's
+   :meth:`Checker.check` writes it (background writer).
 3. HTTP: starts ``dedup serve`` and drives ``GET /v1/priors`` from a second process over
    loopback keep-alive connections: open loop at ``--rate`` requests/s for ``--seconds``
    (latency counted from the scheduled send time, so queueing is included), then closed loop
@@ -109,7 +110,7 @@ def library(archive: Path, raw: list[dict[str, str]]) -> dict[str, Any]:
         hits += bool(answer(index, q, settings).priors)
         lookups.append((time.perf_counter() - t) * 1000)
     throughput = len(lookups) / (time.monotonic() - started)
-    check_log = CheckLog(archive)  # what Checker.check adds: the audit row
+    check_log = CheckLog(archive, background=True)  # what the server's Checker.check adds
     logged = []
     for q in qs:
         t = time.perf_counter()
@@ -117,6 +118,7 @@ def library(archive: Path, raw: list[dict[str, str]]) -> dict[str, Any]:
         check_log.record_check(q, result, client="bench", channel=Channel.LIBRARY,
                                latency_ms=result.latency_ms)
         logged.append((time.perf_counter() - t) * 1000)
+    check_log.close()
     return {"index_build_s": round(built, 1), "patients": index.patients,
             "studies": index.studies, "hit_share": round(hits / len(lookups), 3),
             "lookup": percentiles(lookups) | {"per_s": round(throughput)},
@@ -232,9 +234,10 @@ def drive(mode: str, port: int, payloads: list[bytes], rate: float = 0, seconds:
 
 
 def result_of(proc: multiprocessing.Process) -> dict[str, Any]:
+    """The load generator's figures, with the machine's 1-minute load average at the end."""
     result = proc.queue.get()  # type: ignore[attr-defined]
     proc.join()
-    return result  # type: ignore[no-any-return]
+    return result | {"load_average_1min": round(os.getloadavg()[0], 2)}  # type: ignore[no-any-return]
 
 
 # --- the server and the batch ----------------------------------------------------------------

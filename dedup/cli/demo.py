@@ -60,7 +60,9 @@ def demo(
     for name, summary in results.items():
         typer.echo(f"\n== {name}: {path_of(corpus, name)}")
         print_summary(summary)
-    typer.echo(f"\narchive: {archive}  (open it with duckdb, or run `dedup --help`)")
+    typer.echo(f"\narchive: {archive}  (open it with duckdb, or run `dedup --help`)\n"
+               f"next:    dedup duplicates --archive {archive}\n"
+               f"         dedup dashboard --archive {archive}")
 
 
 def path_of(corpus: object, name: str) -> str:
