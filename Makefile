@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 DEBS := dcmtk libgdcm-tools orthanc chromium
 
-.PHONY: bench-match eval demo test setup system-deps lint bench fuzz clean
+.PHONY: bench-check bench-match eval demo test setup system-deps lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,9 @@ clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
 
 # Matching at scale (1M archived signatures, 10k incoming) and matching accuracy (README).
+bench-check: $(STAMP)
+	$(BIN)/python benchmarks/check_latency.py
+
 bench-match: $(STAMP)
 	$(BIN)/python benchmarks/match_scale.py
 

@@ -57,7 +57,8 @@ def index(paths: Iterable[str | Path], settings: Settings,
 
     """
     started = time.monotonic()
-    threading.Thread(target=_preload, daemon=True).start()
+    loader = threading.Thread(target=_preload, name="dedup-preload", daemon=True)
+    loader.start()
     with batch_lock(settings.archive), Archive.open(settings.archive) as archive:
         _check_signature_settings(archive, settings)
         run_id = start_run(archive, "index")
@@ -65,7 +66,7 @@ def index(paths: Iterable[str | Path], settings: Settings,
         status = "failed"
         try:
             _commit_all(archive, run_id, _stream(paths, archive.cursor(), settings), settings,
-                        totals, progress)
+                        totals, progress, loader)
             matched = match(archive, settings, run_id=run_id)
             totals.duplicates = {**matched.duplicates, "exact": matched.exact}
             status = "ok"
@@ -86,11 +87,16 @@ def index(paths: Iterable[str | Path], settings: Settings,
 
 
 def _commit_all(archive: Archive, run_id: int, items: Iterator[_Item], settings: Settings,
-                totals: _Totals, progress: Progress | None) -> None:
-    """Commit batches in a writer thread while the next batch is read and fingerprinted."""
+                totals: _Totals, progress: Progress | None, loader: threading.Thread) -> None:
+    """Commit batches in a writer thread while the next batch is read and fingerprinted.
+
+    The first commit waits for the background imports, so no module is ever imported by
+    two threads at once.
+    """
     with ThreadPoolExecutor(1, thread_name_prefix="dedup-commit") as writer:
         pending: Future[tuple[BatchCounts, int]] | None = None
         for batch, skipped in _batches(items, settings):
+            loader.join()
             if pending is not None:
                 totals.add(*pending.result())
                 if progress:
@@ -98,6 +104,7 @@ def _commit_all(archive: Archive, run_id: int, items: Iterator[_Item], settings:
             pending = writer.submit(_commit, archive, run_id, batch, settings, skipped)
         if pending is not None:
             totals.add(*pending.result())
+    loader.join()
 
 
 def _commit(archive: Archive, run_id: int, batch: list[Instance | Quarantined],
