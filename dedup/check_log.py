@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from dedup.archive.db import Archive
+from dedup.archive.db import Archive, beside
 from dedup.errors import StorageError, UsageError
 from dedup.match.linkage import normalise_name
 
@@ -68,14 +68,12 @@ class UnknownCheck(UsageError):
 
 def log_path(archive_path: str | Path) -> Path:
     """The check log of an archive: ``<archive>.checks.sqlite`` next to it."""
-    path = Path(archive_path)
-    return path.with_name(path.name.removesuffix(".duckdb") + ".checks.sqlite")
+    return beside(archive_path, ".checks.sqlite")
 
 
 def key_path(archive_path: str | Path) -> Path:
     """The pseudonym key of an archive: ``<archive>.checks.key`` next to it."""
-    path = Path(archive_path)
-    return path.with_name(path.name.removesuffix(".duckdb") + ".checks.key")
+    return beside(archive_path, ".checks.key")
 
 
 def load_key(path: str | Path) -> bytes:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from dedup import __version__
-from dedup.archive.db import batch_lock
+from dedup.archive.db import batch_lock, beside
 from dedup.archive.publish import published_path
 from dedup.errors import ArchiveLocked, DedupError, NothingDone, StorageError
 from dedup.index import index
@@ -99,14 +99,12 @@ class NightlyReport:
 
 def spool_root(archive: str | Path) -> Path:
     """The folder beside the archive where PACS sources are spooled."""
-    path = Path(archive)
-    return path.with_name(path.name.removesuffix(".duckdb") + ".spool")
+    return beside(archive, ".spool")
 
 
 def report_path(archive: str | Path) -> Path:
     """Where the latest nightly report is written (history goes to ``.jsonl`` beside it)."""
-    path = Path(archive)
-    return path.with_name(path.name.removesuffix(".duckdb") + ".nightly.json")
+    return beside(archive, ".nightly.json")
 
 
 def nightly(config: Config, progress: Progress | None = None) -> NightlyReport:

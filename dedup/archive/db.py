@@ -21,6 +21,16 @@ import polars as pl
 from dedup.errors import ArchiveError, ArchiveLocked
 
 
+def beside(archive_path: str | Path, suffix: str) -> Path:
+    """Return the path of a file that belongs to an archive and lives next to it.
+
+    ``beside("a.duckdb", ".spool")`` is ``a.spool``: snapshots, spool, check log and reports
+    all follow this one rule.
+    """
+    path = Path(archive_path)
+    return path.with_name(path.name.removesuffix(".duckdb") + suffix)
+
+
 @cache
 def named_sql(name: str) -> str:
     """Return the text of ``dedup/archive/sql/<name>.sql``."""

@@ -18,14 +18,13 @@ import threading
 import time
 from pathlib import Path
 
-from dedup.archive.db import Archive
+from dedup.archive.db import Archive, beside
 from dedup.errors import ArchiveError
 
 
 def published_path(archive_path: str | Path) -> Path:
     """Where the snapshot of ``archive_path`` is published."""
-    path = Path(archive_path)
-    return path.with_name(path.name.removesuffix(".duckdb") + ".published.duckdb")
+    return beside(archive_path, ".published.duckdb")
 
 
 def publish(archive: Archive, keep: int = 3) -> Path:
