@@ -3,9 +3,9 @@
 The pre-order check has to decide this for one question against a few dozen records in well
 under a millisecond, so it cannot run the Splink model of :mod:`dedup.match.linkage` per
 request. This module applies the *same* Fellegi-Sunter model and the same vetoes in plain
-Python: the m/u probabilities below mirror ``dedup.match.linkage`` (its table is private), and
-``tests/test_check.py`` scores name pairs both ways and requires the same decision and
-probability, so the two cannot drift apart unnoticed.
+Python, reading its m/u probabilities and veto sets from ``dedup.match.linkage``; the name
+comparisons themselves are re-implemented, and ``tests/test_check.py`` scores name pairs both
+ways and requires the same decision and probability.
 
 Only pairs with the same birth date are ever compared (the index blocks on it), so birth date
 always agrees here. A decision's reasons never contain a name, an ID or a date.
@@ -18,22 +18,15 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import JaroWinkler
 
+from dedup.match import linkage
 from dedup.match.linkage import NameParts
 
-#: (label, m, u) of the name levels, in the order they are tested (mirrors linkage.py).
+#: (m, u) of each name level, in the order they are tested: the linkage model's own values.
 NAME_LEVELS: dict[str, tuple[float, float]] = {
-    "identical": (0.80, 5e-5),
-    "middle name missing or different": (0.08, 1e-5),
-    "same words, other order": (0.05, 1e-6),
-    "spelling variant": (0.06, 1e-4),
-    "family name only": (0.01, 2e-3),
-    "different": (0.01, 0.998),
-}
-_NAMES_AGREE = frozenset({"identical", "middle name missing or different",
-                          "same words, other order"})
-_GIVEN_CONFLICT = frozenset({"family name only", "different", "unknown"})
-_SEX_EQUAL = math.log2(0.98 / 0.5)
-_BIRTH_EQUAL = math.log2(0.98 / (1 / 30000))
+    label: (m, u) for label, _, m, u in linkage.NAME_LEVELS}
+_GIVEN_CONFLICT = linkage.GIVEN_CONFLICT | {"unknown"}
+_SEX_EQUAL = math.log2(linkage.SEX_EQUAL[0] / linkage.SEX_EQUAL[1])
+_BIRTH_EQUAL = math.log2(linkage.BIRTH_EQUAL[0] / linkage.BIRTH_EQUAL[1])
 SEX_CODES: dict[str, int] = {"M": 1, "F": 2, "MALE": 1, "FEMALE": 2}
 
 
@@ -120,7 +113,7 @@ def decide(query: Person, record: Person, *, prior: float, threshold: float) -> 
         reasons.append("sex unknown")
     if level in _GIVEN_CONFLICT:
         vetoes.append("veto: given names differ (possible twin)")
-    if query.issuer and query.issuer == record.issuer and level not in _NAMES_AGREE:
+    if query.issuer and query.issuer == record.issuer and level not in linkage.NAMES_AGREE:
         vetoes.append("veto: two registrations at one issuer with differing names")
     probability = 1.0 / (1.0 + 2.0 ** -weight)
     return LinkDecision(probability >= threshold and not vetoes, probability,

@@ -56,7 +56,8 @@ _TRANSLIT = str.maketrans({"Ä": "AE", "Ö": "OE", "Ü": "UE", "ß": "SS", "ä":
                            "å": "AA", "Œ": "OE", "œ": "OE", "Ł": "L", "ł": "L"})
 
 #: Name levels: (label, SQL condition, m, u). The null level comes first and is neutral.
-_NAME_LEVELS: tuple[tuple[str, str, float, float], ...] = (
+#: Public because the pre-order check (:mod:`dedup.check_link`) applies the same model.
+NAME_LEVELS: tuple[tuple[str, str, float, float], ...] = (
     ("identical", "fam_l = fam_r AND giv_l = giv_r AND mid_l = mid_r", 0.80, 5e-5),
     ("middle name missing or different", "fam_l = fam_r AND giv_l = giv_r", 0.08, 1e-5),
     ("same words, other order", "len(list_intersect(words_l, words_r)) >= 2 AND "
@@ -66,9 +67,12 @@ _NAME_LEVELS: tuple[tuple[str, str, float, float], ...] = (
     ("family name only", "fam_l = fam_r", 0.01, 2e-3),
     ("different", "ELSE", 0.01, 0.998),
 )
-_NAMES_AGREE = frozenset({"identical", "middle name missing or different",
-                          "same words, other order"})
-_GIVEN_CONFLICT = frozenset({"family name only", "different"})
+NAMES_AGREE = frozenset({"identical", "middle name missing or different",
+                         "same words, other order"})
+GIVEN_CONFLICT = frozenset({"family name only", "different"})
+#: (m, u) when equal, for sex and birth date.
+SEX_EQUAL = (0.98, 0.5)
+BIRTH_EQUAL = (0.98, 1 / 30000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,14 +165,15 @@ def _predict(table: pl.DataFrame, prior: float) -> pl.DataFrame:
     levels: list[Any] = [{"sql_condition": "fam_l IS NULL OR fam_r IS NULL",
                                         "label_for_charts": "unknown", "is_null_level": True}]
     levels += [{"sql_condition": sql, "label_for_charts": label}
-               for label, sql, _, _ in _NAME_LEVELS]
+               for label, sql, _, _ in NAME_LEVELS]
     name = cl.CustomComparison(levels, output_column_name="name").configure(
-        m_probabilities=[m for *_, m, _ in _NAME_LEVELS],
-        u_probabilities=[u for *_, u in _NAME_LEVELS])
-    sex = cl.ExactMatch("sex").configure(m_probabilities=[0.98, 0.01],
-                                         u_probabilities=[0.5, 0.5])
-    birth = cl.ExactMatch("birth_date").configure(m_probabilities=[0.98, 0.02],
-                                                  u_probabilities=[1 / 30000, 1 - 1 / 30000])
+        m_probabilities=[m for *_, m, _ in NAME_LEVELS],
+        u_probabilities=[u for *_, u in NAME_LEVELS])
+    sex = cl.ExactMatch("sex").configure(m_probabilities=[SEX_EQUAL[0], 0.01],
+                                         u_probabilities=[SEX_EQUAL[1], 0.5])
+    birth = cl.ExactMatch("birth_date").configure(
+        m_probabilities=[BIRTH_EQUAL[0], 1 - BIRTH_EQUAL[0]],
+        u_probabilities=[BIRTH_EQUAL[1], 1 - BIRTH_EQUAL[1]])
     settings = SettingsCreator(
         link_type="dedupe_only", comparisons=[name, sex, birth],
         blocking_rules_to_generate_predictions=[
@@ -178,8 +183,8 @@ def _predict(table: pl.DataFrame, prior: float) -> pl.DataFrame:
     linker = Linker(frame, settings, log_level=None)
     result = linker.inference.predict().as_duckdbpyrelation().pl()
     return result.with_columns(pl.col("gamma_name").replace_strict(
-        {-1: "unknown", **{len(_NAME_LEVELS) - 1 - i: label
-                           for i, (label, *_) in enumerate(_NAME_LEVELS)}},
+        {-1: "unknown", **{len(NAME_LEVELS) - 1 - i: label
+                           for i, (label, *_) in enumerate(NAME_LEVELS)}},
         return_dtype=pl.String).alias("name_level"))
 
 
@@ -190,11 +195,11 @@ def _decide(row: dict[str, Any], threshold: float) -> tuple[object, ...]:
     reasons.append({1: "sex equal", 0: "sex differs"}.get(int(row["gamma_sex"]),
                                                            "sex unknown"))
     vetoes = []
-    if level in _GIVEN_CONFLICT or level == "unknown":
+    if level in GIVEN_CONFLICT or level == "unknown":
         vetoes.append("veto: given names differ (possible twin)")
     if int(row["gamma_sex"]) == 0:
         vetoes.append("veto: sex differs")
-    if row["issuer_l"] == row["issuer_r"] and level not in _NAMES_AGREE:
+    if row["issuer_l"] == row["issuer_r"] and level not in NAMES_AGREE:
         vetoes.append("veto: two registrations at one issuer with differing names")
     probability = float(row["match_probability"])
     linked = probability >= threshold and not vetoes
