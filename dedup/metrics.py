@@ -137,9 +137,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     return Settings().with_env(env)
 
 
+def filtered_sql(name: str) -> str:
+    """The named metric query with the date-range and institution filter applied."""
+    return named_sql("metric_filter").replace("{query}", named_sql(name))
+
+
 def query_text(name: str) -> str:
     """The SQL of a named metric query (for the dashboard's 'how is this computed')."""
-    return named_sql(name)
+    return filtered_sql(name)
 
 
 @contextmanager
@@ -188,9 +193,9 @@ def facts(archive: Archive, filters: Filters | None = None) -> Facts:
     filters = filters or Filters()
     params = filters.params()
     checks = (_empty_checks() if _missing_tables(archive, _CHECK_TABLES)
-              else archive.run("metric_check_outcomes", params))
-    return Facts(checks, archive.run("metric_repeats", params),
-                 archive.run("metric_storage_duplicates", params), filters)
+              else archive.query(filtered_sql("metric_check_outcomes"), params))
+    return Facts(checks, archive.query(filtered_sql("metric_repeats"), params),
+                 archive.query(filtered_sql("metric_storage_duplicates"), params), filters)
 
 
 def ledger(facts: Facts, model: CostModel) -> pl.DataFrame:

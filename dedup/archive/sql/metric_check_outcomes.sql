@@ -3,7 +3,7 @@
 -- 'ordered-anyway'; 'pending' while none is recorded.
 -- day: the planned exam date (order_date), else the day the check was asked.
 -- modality: the family's modality group (first word of the family), else the check's modality.
--- Parameters: $start, $end (DATE, NULL = open), $institutions (VARCHAR[], NULL = all).
+-- Filtered by date and institution in dedup.metrics.filtered_sql (metric_filter.sql).
 WITH latest AS (
     SELECT check_id, arg_max(outcome, decided_at) AS outcome
     FROM outcomes
@@ -21,9 +21,4 @@ events AS (
 )
 SELECT day, institution, modality, family, outcome, count(*) AS checks
 FROM events
-WHERE day BETWEEN coalesce(CAST($start AS DATE), DATE '0001-01-01')
-              AND coalesce(CAST($end AS DATE), DATE '9999-12-31')
-  AND (CAST($institutions AS VARCHAR[]) IS NULL
-       OR list_contains(CAST($institutions AS VARCHAR[]), institution))
 GROUP BY ALL
-ORDER BY ALL

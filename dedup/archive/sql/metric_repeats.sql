@@ -2,7 +2,7 @@
 -- patient and procedure family inside the look-back window), each counted once however many
 -- priors it repeats, per day, institution, modality and procedure family.
 -- day: the repeat's study date (else the day it was detected); institution: where it was done.
--- Parameters: $start, $end (DATE, NULL = open), $institutions (VARCHAR[], NULL = all).
+-- Filtered by date and institution in dedup.metrics.filtered_sql (metric_filter.sql).
 WITH repeats AS (
     SELECT study_key, min(detected_at) AS detected_at
     FROM duplicates
@@ -26,9 +26,4 @@ SELECT
     count(*)                    AS repeats,
     CAST(sum(bytes) AS BIGINT)  AS bytes
 FROM events
-WHERE day BETWEEN coalesce(CAST($start AS DATE), DATE '0001-01-01')
-              AND coalesce(CAST($end AS DATE), DATE '9999-12-31')
-  AND (CAST($institutions AS VARCHAR[]) IS NULL
-       OR list_contains(CAST($institutions AS VARCHAR[]), institution))
 GROUP BY ALL
-ORDER BY ALL

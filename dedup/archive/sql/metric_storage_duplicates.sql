@@ -3,7 +3,7 @@
 -- match), so its sum never counts an instance twice; `studies` counts those rows (a study
 -- with several matches once), `pairs` every matching pair.
 -- day: the duplicate study's date (else the day it was detected).
--- Parameters: $start, $end (DATE, NULL = open), $institutions (VARCHAR[], NULL = all).
+-- Filtered by date and institution in dedup.metrics.filtered_sql (metric_filter.sql).
 WITH events AS (
     SELECT
         coalesce(s.study_date, CAST(d.detected_at AS DATE))                AS day,
@@ -24,9 +24,4 @@ SELECT
     count(*)                                        AS pairs,
     CAST(sum(bytes_reclaimable) AS BIGINT)          AS bytes_reclaimable
 FROM events
-WHERE day BETWEEN coalesce(CAST($start AS DATE), DATE '0001-01-01')
-              AND coalesce(CAST($end AS DATE), DATE '9999-12-31')
-  AND (CAST($institutions AS VARCHAR[]) IS NULL
-       OR list_contains(CAST($institutions AS VARCHAR[]), institution))
 GROUP BY ALL
-ORDER BY ALL
