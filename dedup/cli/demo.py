@@ -50,7 +50,8 @@ def demo(
     archive.unlink(missing_ok=True)
     settings = Settings(archive=str(archive), workers=workers).with_env()
     results = {}
-    for name, path in (("archive", corpus.archive_dir), ("incoming", corpus.incoming_dir)):
+    parts = {"archive": corpus.archive_dir, "incoming": corpus.incoming_dir}
+    for name, path in parts.items():
         with progress_reporter(f"indexing {name}") as progress:
             results[name] = run_index([path], settings, progress)
     add_demo_checks(archive)  # checks and outcomes, so the dashboard has avoided repeats
@@ -58,13 +59,9 @@ def demo(
         emit_json({name: s.as_dict() for name, s in results.items()} | {"archive": str(archive)})
         return
     for name, summary in results.items():
-        typer.echo(f"\n== {name}: {path_of(corpus, name)}")
+        typer.echo(f"\n== {name}: {parts[name]}")
         print_summary(summary)
     typer.echo(f"\narchive: {archive}  (open it with duckdb, or run `dedup --help`)\n"
                f"next:    dedup duplicates --archive {archive}\n"
                f"         dedup dashboard --archive {archive}")
 
-
-def path_of(corpus: object, name: str) -> str:
-    """The corpus folder for a part name."""
-    return str(getattr(corpus, f"{name}_dir"))
