@@ -1,7 +1,7 @@
 """Pre-order check latency at 1M patients / 5M studies: library, HTTP, and during a batch.
 
 1. Builds (once; reused while its marker exists) a metadata-only archive with
-   :func:`dedup.synth_metadata.make_metadata_archive`: 800k people, a quarter of them with a
+   :func:`dedup.synth.metadata.make_metadata_archive`: 800k people, a quarter of them with a
    second, linked record elsewhere (about 1M patient records), 5 studies per record.
 2. Library: :func:`dedup.check.answer` on the in-memory index, in this process, for a mix of
    hits (a study's patient asked a week later) and misses (unknown people, or a known patient
@@ -41,13 +41,13 @@ import httpx
 import numpy as np
 
 from dedup.archive.publish import PublishedReader
-from dedup.check import Channel, answer, parse_question
-from dedup.check_index import build_index
-from dedup.check_log import CheckLog
+from dedup.check.answer import Channel, answer, parse_question
+from dedup.check.log import CheckLog
+from dedup.check.prior_index import build_index
 from dedup.config import Settings
 from dedup.match.procedures import load_mapping
 from dedup.synth import make_corpus
-from dedup.synth_metadata import make_metadata_archive, sample_questions
+from dedup.synth.metadata import make_metadata_archive, sample_questions
 
 REPO = Path(__file__).resolve().parent.parent
 

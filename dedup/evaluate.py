@@ -36,9 +36,9 @@ from pathlib import Path
 import duckdb
 from pydicom import dcmread
 
+from dedup.batch.pipeline import index
 from dedup.config import Settings
 from dedup.errors import UsageError
-from dedup.index import index
 from dedup.synth import Label, make_corpus
 
 KINDS = ("exact", "same-content", "partial", "near", "repeat")

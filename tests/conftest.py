@@ -58,8 +58,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 @pytest.fixture(scope="session")
 def demo_archive(corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
     """The corpus indexed into a published archive, plus demo checks (shared, read-only)."""
-    from dedup.demo_checks import add_demo_checks
-    from dedup.index import index
+    from dedup.batch.pipeline import index
+    from dedup.synth.checks import add_demo_checks
 
     path = tmp_path_factory.mktemp("demo") / "archive.duckdb"
     settings = Settings(archive=str(path), workers=1)

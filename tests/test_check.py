@@ -13,9 +13,9 @@ import pytest
 
 from dedup.archive.db import Archive
 from dedup.archive.publish import publish
-from dedup.check import Channel, Checker, answer, check, parse_question
-from dedup.check_link import Person, decide, jaro_winkler, sex_code
-from dedup.check_log import CheckLog, fold_check_log, key_path, load_key, log_path
+from dedup.check.answer import Channel, Checker, answer, check, parse_question
+from dedup.check.link import Person, decide, jaro_winkler, sex_code
+from dedup.check.log import CheckLog, fold_check_log, key_path, load_key, log_path
 from dedup.config import Settings
 from dedup.errors import UsageError
 from dedup.match.linkage import normalise_name, score_pairs

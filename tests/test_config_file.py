@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from dedup.config import Settings
-from dedup.errors import UsageError
-from dedup.settings_file import (
+from dedup.config.file import (
     PATH_SETTINGS,
     TEXT_SETTINGS,
     OrthancSource,
@@ -18,6 +17,7 @@ from dedup.settings_file import (
     describe,
     load_config,
 )
+from dedup.errors import UsageError
 from tests.conftest import REPO, dedup_cli
 
 GOOD = """

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from pydicom import dcmread
 
+from dedup.batch.pipeline import index
 from dedup.config import Settings
-from dedup.index import index
 from dedup.records import Instance, Quarantined
 from fuzz.mutations import HEADER_BYTES, OPS, Reader, apply_ops, seeds
 

@@ -1,4 +1,4 @@
-"""dedup.metrics and dedup.costs on hand-built archives with known answers."""
+"""dedup.metrics and dedup.metrics.costs on hand-built archives with known answers."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from dedup import metrics
 from dedup.archive.db import Archive
 from dedup.archive.publish import publish, published_path
 from dedup.config import Settings
-from dedup.costs import WHAT_IF_SOURCE, load_cost_model, parse_table
-from dedup.demo_checks import record_demo_checks
 from dedup.errors import UsageError
+from dedup.metrics.costs import WHAT_IF_SOURCE, load_cost_model, parse_table
+from dedup.synth.checks import record_demo_checks
 
 REPO = Path(__file__).resolve().parent.parent
 D = date

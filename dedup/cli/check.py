@@ -46,8 +46,8 @@ def check(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Look for priors of the same procedure family before ordering (exit 3 if any)."""
-    from dedup.check import Channel, check, parse_question
-    from dedup.check_log import CheckLog
+    from dedup.check.answer import Channel, check, parse_question
+    from dedup.check.log import CheckLog
     from dedup.match.procedures import load_mapping
 
     settings = Settings(archive=str(archive)).with_env()
@@ -75,7 +75,7 @@ def check(
 
 
 def _print(result: object) -> None:
-    from dedup.check import CheckResult
+    from dedup.check.answer import CheckResult
 
     assert isinstance(result, CheckResult)
     if result.priors:

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
+from dedup.batch.pipeline import index as run_index
 from dedup.cli.index import FormatOption, print_summary
 from dedup.cli.output import Format, emit_json, progress_reporter
 from dedup.config import Settings
-from dedup.index import index as run_index
 
 
 def synth(
@@ -41,8 +41,8 @@ def demo(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Generate a sample archive and tonight's batch, index both, print the summaries."""
-    from dedup.demo_checks import add_demo_checks
     from dedup.synth import make_corpus, write_labels
+    from dedup.synth.checks import add_demo_checks
 
     corpus = make_corpus(out / "corpus", patients=6, seed=0, ct_slices=20)
     write_labels(corpus, out / "corpus" / "labels.json")

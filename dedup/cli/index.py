@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from dedup.batch.pipeline import index as run_index
 from dedup.cli.output import Format, emit_json, log, progress_reporter
 from dedup.config import Settings
-from dedup.index import index as run_index
 from dedup.records import RunSummary
 
 ArchiveOption = Annotated[Path, typer.Option("--archive", "-a", help="DuckDB archive file.",

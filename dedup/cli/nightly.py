@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
+from dedup.batch.nightly import nightly as run_nightly
 from dedup.cli.index import FormatOption
 from dedup.cli.output import Format, emit_json, log, progress_reporter
+from dedup.config.file import load_config
 from dedup.errors import UsageError
-from dedup.nightly import nightly as run_nightly
-from dedup.settings_file import load_config
 
 
 def nightly(

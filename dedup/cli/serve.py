@@ -32,11 +32,11 @@ def serve(
     """Serve pre-order checks over HTTP and CDS Hooks (tokens: DEDUP_SERVICE_TOKENS)."""
     import uvicorn
 
-    from dedup.check import Checker
-    from dedup.check_log import CheckLog
+    from dedup.check.answer import Checker
+    from dedup.check.log import CheckLog
+    from dedup.config.file import load_config
     from dedup.service.guard import tokens_from
     from dedup.service.http import create_app
-    from dedup.settings_file import load_config
 
     configured: tuple[str, ...] = ()
     if config is not None:

@@ -36,8 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dedup.config.file import OrthancSource
 from dedup.errors import StorageError
-from dedup.settings_file import OrthancSource
 
 log = logging.getLogger("dedup.orthanc")
 

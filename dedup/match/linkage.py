@@ -56,7 +56,7 @@ _TRANSLIT = str.maketrans({"Ä": "AE", "Ö": "OE", "Ü": "UE", "ß": "SS", "ä":
                            "å": "AA", "Œ": "OE", "œ": "OE", "Ł": "L", "ł": "L"})
 
 #: Name levels: (label, SQL condition, m, u). The null level comes first and is neutral.
-#: Public because the pre-order check (:mod:`dedup.check_link`) applies the same model.
+#: Public because the pre-order check (:mod:`dedup.check.link`) applies the same model.
 NAME_LEVELS: tuple[tuple[str, str, float, float], ...] = (
     ("identical", "fam_l = fam_r AND giv_l = giv_r AND mid_l = mid_r", 0.80, 5e-5),
     ("middle name missing or different", "fam_l = fam_r AND giv_l = giv_r", 0.08, 1e-5),

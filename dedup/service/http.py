@@ -32,8 +32,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dedup import __version__
 from dedup.archive.publish import PublishedReader
-from dedup.check import Channel, Checker
-from dedup.check_log import UnknownCheck
+from dedup.check.answer import Channel, Checker
+from dedup.check.log import UnknownCheck
 from dedup.errors import ArchiveError, StorageError, UsageError
 from dedup.service import cds_hooks
 from dedup.service.guard import ApiError, Guard, error_body, is_cds, json_response

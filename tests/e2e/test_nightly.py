@@ -26,9 +26,9 @@ import pytest
 
 from dedup.archive.db import batch_lock
 from dedup.archive.publish import PublishedReader
+from dedup.batch.nightly import nightly, spool_root
+from dedup.config.file import load_config
 from dedup.errors import ArchiveLocked
-from dedup.nightly import nightly, spool_root
-from dedup.settings_file import load_config
 from tests.e2e.nightly_support import (
     ARCHIVE,
     archive_rows,

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from dedup.config.file import OrthancSource
 from dedup.errors import StorageError
 from dedup.ingest import orthanc
 from dedup.ingest.orthanc import pull, spool_dir
-from dedup.settings_file import OrthancSource
 from tests.pacs import PASSWORD, USER, FaultProxy, OrthancServer, write_studies
 
 

@@ -13,9 +13,9 @@ import numpy as np
 from pydicom import dcmread
 
 from dedup.archive.db import Archive
+from dedup.batch.pipeline import index
 from dedup.config import Settings
 from dedup.fingerprint.instance import fingerprint_location
-from dedup.index import index
 from dedup.match import match
 from dedup.records import Instance, Location
 from tests.conftest import shipped

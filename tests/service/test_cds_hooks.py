@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dedup.check_log import CheckLog
+from dedup.check.log import CheckLog
 from tests.check_archive import BORN, ORDER_DATE, PRIORS_OF_HANS
 
 SELECT, SIGN = "dedup-prior-imaging-select", "dedup-prior-imaging-sign"

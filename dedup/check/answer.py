@@ -10,9 +10,9 @@ each with date, days ago, institution, study UID, where the images are and the l
 and reasons, plus a one-line recommendation.
 
 Answers come from the published snapshot through an in-memory index
-(:mod:`dedup.check_index`), never from the live archive, so checks keep working while the
+(:mod:`dedup.check.prior_index`), never from the live archive, so checks keep working while the
 nightly batch writes. Every answer of a :class:`Checker` is written to the check log
-(:mod:`dedup.check_log`) with the patient pseudonymised.
+(:mod:`dedup.check.log`) with the patient pseudonymised.
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dedup.archive.publish import PublishedReader
-from dedup.check_holder import IndexHolder
-from dedup.check_index import PriorIndex, Query, build_index, day_number
-from dedup.check_link import Person, sex_code
+from dedup.check.holder import IndexHolder
+from dedup.check.link import Person, sex_code
+from dedup.check.prior_index import PriorIndex, Query, build_index, day_number
 from dedup.config import Settings
 from dedup.errors import UsageError
 from dedup.match.linkage import normalise_name
 from dedup.match.procedures import Mapping, classify_procedure, load_mapping
 
 if TYPE_CHECKING:
-    from dedup.check_log import CheckLog
+    from dedup.check.log import CheckLog
 
 __all__ = ["Channel", "CheckResult", "Checker", "Outcome", "Prior", "Question", "answer",
            "check", "demographic_problems", "parse_question", "recommendation"]

@@ -4,8 +4,9 @@ Each figure comes from one named query under ``dedup/archive/sql/metric_*.sql`` 
 :data:`QUERIES`) run on the *published snapshot* of the archive, never the live file, so the
 dashboard neither waits on nor blocks the nightly batch. The queries return daily facts per
 institution, modality and procedure family; :func:`ledger` values them with the reference
-tables of :mod:`dedup.costs` (a row and its source behind every unit cost and dose), and every
-other function here aggregates that ledger, so a total, a trend and a breakdown always agree.
+tables of :mod:`dedup.metrics.costs` (a row and its source behind every unit cost and
+dose), and every other function here aggregates that ledger, so a total, a trend and a
+breakdown always agree.
 
 Typical use::
 
@@ -30,9 +31,9 @@ import polars as pl
 from dedup.archive.db import Archive, named_sql
 from dedup.archive.publish import published_path
 from dedup.config import Settings
-from dedup.costs import CostModel, load_cost_model
+from dedup.config.file import load_config
 from dedup.errors import ArchiveError, ArchiveLocked
-from dedup.settings_file import load_config
+from dedup.metrics.costs import CostModel, load_cost_model
 
 __all__ = [
     "DIMENSIONS", "KINDS", "PERIODS", "QUERIES", "ArchiveStatus", "CostModel", "Facts",

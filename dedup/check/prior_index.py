@@ -11,7 +11,7 @@ queries) into columnar arrays:
   prior shows (UID, institution, where the images are) in an Arrow table.
 
 :func:`save_index` and :func:`load_index` move an index between processes through memory-mapped
-files: :class:`dedup.check_holder.IndexHolder` builds each new generation in a separate, niced
+files: :class:`dedup.check.holder.IndexHolder` builds each new generation in a separate, niced
 process and maps the result in, so the build never competes with requests for the GIL.
 """
 
@@ -32,7 +32,7 @@ import polars as pl
 import pyarrow as pa
 
 from dedup.archive.db import Archive
-from dedup.check_link import Person, decide
+from dedup.check.link import Person, decide
 from dedup.match.linkage import NameParts, normalise_name
 
 log = logging.getLogger("dedup.check")

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dedup.config import Settings
+from dedup.config.settings import Settings
 from dedup.errors import UsageError
 
 _ENV_PREFIX = "DEDUP_"

@@ -3,7 +3,7 @@
 :class:`IndexHolder` builds the first index in the calling process (nothing is being served
 yet). A server then starts (:meth:`~IndexHolder.start`) a thread that polls the published link;
 when the batch has published a new generation, the index is built in a separate process at low CPU
-priority (``python -m dedup.check_holder SNAPSHOT FOLDER``), written to memory-mapped files
+priority (``python -m dedup.check.holder SNAPSHOT FOLDER``), written to memory-mapped files
 in a scratch folder (``/dev/shm`` when there is one), mapped into the server and swapped in
 with one assignment. Requests keep using the previous index meanwhile and never wait on the
 build: a build in a thread of the server would compete with them for the interpreter lock,
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from dedup.archive.db import Archive
 from dedup.archive.publish import PublishedReader, published_path
-from dedup.check_index import PriorIndex, build_index, load_index, save_index
+from dedup.check.prior_index import PriorIndex, build_index, load_index, save_index
 from dedup.errors import ArchiveError
 
 log = logging.getLogger("dedup.check")
@@ -108,7 +108,7 @@ class IndexHolder:
         scratch = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
         folder = tempfile.mkdtemp(prefix="dedup-check-index-", dir=scratch)
         try:
-            subprocess.run([sys.executable, "-m", "dedup.check_holder", target, folder],
+            subprocess.run([sys.executable, "-m", "dedup.check.holder", target, folder],
                            check=True, stdin=subprocess.DEVNULL, timeout=3600)
             return load_index(folder)
         finally:

@@ -2,7 +2,7 @@
 
 One call for cron or a systemd timer. It holds ``<archive>.nightly.lock`` for the whole run
 (a second nightly exits 75 at once), pulls each Orthanc source into the spool, indexes every
-configured source plus the spools in one :func:`dedup.index.index` run (which matches and
+configured source plus the spools in one :func:`dedup.batch.pipeline.index` run (which matches and
 publishes), and writes a JSON report next to the archive. Exit codes:
 
 ====  ==================================================================================
@@ -34,13 +34,13 @@ from typing import Any
 from dedup import __version__
 from dedup.archive.db import batch_lock, beside
 from dedup.archive.publish import published_path
+from dedup.batch.pipeline import index
+from dedup.config.file import Config, OrthancSource, PathSource
 from dedup.errors import ArchiveLocked, DedupError, NothingDone, StorageError
-from dedup.index import index
 from dedup.ingest.orthanc import PullResult, pull, spool_dir
 from dedup.records import RunSummary
-from dedup.settings_file import Config, OrthancSource, PathSource
 
-log = logging.getLogger("dedup.nightly")
+log = logging.getLogger("dedup.batch.nightly")
 
 Progress = Callable[[int, int], None]
 EXIT_OK, EXIT_PARTIAL, EXIT_NOTHING, EXIT_SOFTWARE = 0, 1, 4, 70
@@ -111,7 +111,7 @@ def nightly(config: Config, progress: Progress | None = None) -> NightlyReport:
     """Run the nightly batch described by ``config`` and write its report.
 
     Args:
-        config: a validated configuration (see :func:`dedup.settings_file.load_config`).
+        config: a validated configuration (see :func:`dedup.config.file.load_config`).
         progress: called by the indexer with (inputs done, bytes done).
 
     Returns:

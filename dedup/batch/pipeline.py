@@ -25,7 +25,7 @@ from dedup import __version__
 from dedup.archive.db import Archive, batch_lock
 from dedup.archive.publish import publish
 from dedup.archive.writer import BatchCounts, commit_batch
-from dedup.check_log import fold_check_log
+from dedup.check.log import fold_check_log
 from dedup.config import Settings
 from dedup.errors import NothingDone, UsageError
 from dedup.fingerprint.instance import fingerprint_location, fingerprint_many

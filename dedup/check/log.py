@@ -36,7 +36,7 @@ from dedup.errors import StorageError, UsageError
 from dedup.match.linkage import normalise_name
 
 if TYPE_CHECKING:
-    from dedup.check import Channel, CheckResult, Outcome, Question
+    from dedup.check.answer import Channel, CheckResult, Outcome, Question
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS checks (
