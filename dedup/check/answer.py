@@ -36,7 +36,7 @@ from dedup.check.prior_index import PriorIndex, Query, build_index, day_number
 from dedup.config import Settings
 from dedup.errors import UsageError
 from dedup.match.linkage import normalise_name
-from dedup.match.procedures import Mapping, classify_procedure, load_mapping
+from dedup.match.procedures import ProcedureRules, classify_procedure, load_mapping
 
 if TYPE_CHECKING:
     from dedup.check.log import CheckLog
@@ -139,7 +139,7 @@ class CheckResult:
         return out
 
 
-def parse_question(mapping: Mapping, *, name: str | None, birth_date: str | date | None,
+def parse_question(mapping: ProcedureRules, *, name: str | None, birth_date: str | date | None,
                    sex: str | None, procedure: str = "", modality: str = "",
                    body_part: str = "", description: str = "", code: str = "",
                    order_date: str | date | None = None, within_days: int | str | None = None,
@@ -198,7 +198,7 @@ def _date(field: str, value: str | date | None, problems: list[str], *,
         return None
 
 
-def _family(mapping: Mapping, procedure: str, modality: str, body_part: str,
+def _family(mapping: ProcedureRules, procedure: str, modality: str, body_part: str,
             description: str, code: str, problems: list[str]) -> str:
     known = {r.family for r in mapping.rules}
     if procedure:
@@ -228,7 +228,7 @@ def _family(mapping: Mapping, procedure: str, modality: str, body_part: str,
     return found.family
 
 
-def _window(mapping: Mapping, family: str, within_days: int | str | None,
+def _window(mapping: ProcedureRules, family: str, within_days: int | str | None,
             problems: list[str]) -> int:
     if within_days not in (None, ""):
         text = str(within_days).strip()

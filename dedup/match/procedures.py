@@ -71,7 +71,7 @@ class Family:
 
 
 @dataclass(frozen=True, slots=True)
-class Mapping:
+class ProcedureRules:
     """The family rules and look-back windows in force, with a version (content hash)."""
 
     rules: tuple[FamilyRule, ...]
@@ -79,7 +79,7 @@ class Mapping:
     version: str
 
 
-def load_mapping(families: str | Path = "", windows: str | Path = "") -> Mapping:
+def load_mapping(families: str | Path = "", windows: str | Path = "") -> ProcedureRules:
     """Read the family rules and windows (empty path = the shipped tables).
 
     Raises:
@@ -89,8 +89,8 @@ def load_mapping(families: str | Path = "", windows: str | Path = "") -> Mapping
     rules_text = _read(families, "procedure_families.csv")
     windows_text = _read(windows, "lookback_windows.csv")
     rules = parse_rules(rules_text)
-    return Mapping(rules, parse_windows(windows_text),
-                   xxhash.xxh3_64_hexdigest(f"{rules_text}\0{windows_text}".encode()))
+    return ProcedureRules(rules, parse_windows(windows_text),
+                          xxhash.xxh3_64_hexdigest(f"{rules_text}\0{windows_text}".encode()))
 
 
 def _read(path: str | Path, shipped: str) -> str:
@@ -214,7 +214,7 @@ def _words(text: str | None) -> str:
     return " ".join((text or "").upper().split())
 
 
-def assign_families(archive: Archive, mapping: Mapping) -> int:
+def assign_families(archive: Archive, mapping: ProcedureRules) -> int:
     """Store the family of every study that has none, or one from another mapping version.
 
     Returns:

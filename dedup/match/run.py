@@ -37,7 +37,7 @@ from dedup.match.classify import (
     orient,
 )
 from dedup.match.linkage import link_new_patients
-from dedup.match.procedures import Mapping, assign_families, load_mapping
+from dedup.match.procedures import ProcedureRules, assign_families, load_mapping
 from dedup.match.verify import SetOverlap, median_distance, near_fraction
 
 CHUNK = 2000  # queued studies per transaction
@@ -107,7 +107,7 @@ def _chunks(keys: list[int], size: int) -> Iterator[list[int]]:
         yield keys[start:start + size]
 
 
-def _match_chunk(archive: Archive, keys: list[int], settings: Settings, mapping: Mapping,
+def _match_chunk(archive: Archive, keys: list[int], settings: Settings, mapping: ProcedureRules,
                  run_id: int | None) -> tuple[int, list[Duplicate]]:
     """Find, verify and store the duplicates of one chunk of queued studies."""
     with cand.queued(archive, keys):
