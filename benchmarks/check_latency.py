@@ -3,10 +3,10 @@
 1. Builds (once; reused while its marker exists) a metadata-only archive with
    :func:`dedup.synth.metadata.make_metadata_archive`: 800k people, a quarter of them with a
    second, linked record elsewhere (about 1M patient records), 5 studies per record.
-2. Library: :func:`dedup.check.answer` on the in-memory index, in this process, for a mix of
-   hits (a study's patient asked a week later) and misses (unknown people, or a known patient
-   and another procedure family); then the same plus the check-log row, as the server's
-   :meth:`Checker.check` writes it (background writer).
+2. Library: :meth:`dedup.check.Checker.check` on the in-memory index, in this process, for a
+   mix of hits (a study's patient asked a week later) and misses (unknown people, or a known
+   patient and another procedure family); then the same plus the check-log row, as the
+   server's checker writes it (background writer).
 3. HTTP: starts ``dedup serve`` and drives ``GET /v1/priors`` from a second process over
    loopback keep-alive connections: open loop at ``--rate`` requests/s for ``--seconds``
    (latency counted from the scheduled send time, so queueing is included), then closed loop
@@ -41,9 +41,7 @@ import httpx
 import numpy as np
 
 from dedup.archive.publish import PublishedReader
-from dedup.check.answer import Channel, answer, parse_question
-from dedup.check.log import CheckLog
-from dedup.check.prior_index import build_index
+from dedup.check import Checker, CheckLog
 from dedup.config import Settings
 from dedup.match.procedures import load_mapping
 from dedup.synth import make_corpus
@@ -93,30 +91,26 @@ def percentiles(latencies_ms: list[float]) -> dict[str, float]:
 
 
 def library(archive: Path, raw: list[dict[str, str]]) -> dict[str, Any]:
-    settings = Settings(archive=str(archive))
-    mapping = load_mapping()
-    qs = [parse_question(mapping, **q) for q in raw]
-    reader = PublishedReader(archive)
+    checker = Checker(archive, Settings(archive=str(archive)))
+    qs = [checker.parse(**q) for q in raw]
     started = time.monotonic()
-    index = build_index(reader.archive())
-    reader.close()
+    index = checker.holder.current()
     built = time.monotonic() - started
     for q in qs[:200]:  # warm up
-        answer(index, q, settings)
+        checker.check(q, client="bench")
     lookups, hits = [], 0
     started = time.monotonic()
     for q in qs * 4:
         t = time.perf_counter()
-        hits += bool(answer(index, q, settings).priors)
+        hits += bool(checker.check(q, client="bench").priors)
         lookups.append((time.perf_counter() - t) * 1000)
     throughput = len(lookups) / (time.monotonic() - started)
-    check_log = CheckLog(archive, background=True)  # what the server's Checker.check adds
+    check_log = CheckLog(archive, background=True)  # what the server's checker adds
+    checker.log = check_log
     logged = []
     for q in qs:
         t = time.perf_counter()
-        result = answer(index, q, settings)
-        check_log.record_check(q, result, client="bench", channel=Channel.LIBRARY,
-                               latency_ms=result.latency_ms)
+        checker.check(q, client="bench")
         logged.append((time.perf_counter() - t) * 1000)
     check_log.close()
     return {"index_build_s": round(built, 1), "patients": index.patients,

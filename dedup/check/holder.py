@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 from dedup.archive.db import Archive
@@ -97,10 +98,22 @@ class IndexHolder:
                  index.generation, index.patients, index.studies, time.monotonic() - started)
         return True
 
-    def _build_here(self) -> PriorIndex:
+    def born_on(self, birth_date: date) -> PriorIndex:
+        """An index of only the records born on ``birth_date``, read now (a one-off check).
+
+        It neither uses nor replaces the current index, so a single check does not load the
+        whole archive.
+
+        Raises:
+            ArchiveError: nothing has been published yet.
+
+        """
+        return self._build_here(birth_date)
+
+    def _build_here(self, birth_date: date | None = None) -> PriorIndex:
         reader = PublishedReader(self.archive_path)
         try:
-            return build_index(reader.archive())
+            return build_index(reader.archive(), birth_date)
         finally:
             reader.close()
 

@@ -4,8 +4,8 @@ The pre-order check has to decide this for one question against a few dozen reco
 under a millisecond, so it cannot run the Splink model of :mod:`dedup.match.linkage` per
 request. This module applies the *same* Fellegi-Sunter model and the same vetoes in plain
 Python, reading its m/u probabilities and veto sets from ``dedup.match.linkage``; the name
-comparisons themselves are re-implemented, and ``tests/test_check.py`` scores name pairs both
-ways and requires the same decision and probability.
+comparisons themselves are re-implemented, and ``tests/check/test_link.py`` scores name pairs
+both ways and requires the same decision and probability.
 
 Only pairs with the same birth date are ever compared (the index blocks on it), so birth date
 always agrees here. A decision's reasons never contain a name, an ID or a date.
@@ -120,15 +120,10 @@ def decide(query: Person, record: Person, *, prior: float, threshold: float) -> 
                         tuple(reasons + vetoes))
 
 
-def could_link(query: NameParts, record: NameParts) -> bool:
-    """Whether the names can reach a level that links at all (a cheap test before scoring)."""
-    return name_level(query, record) not in _GIVEN_CONFLICT
-
-
 def jaro_winkler(a: str, b: str) -> float:
     """Jaro-Winkler similarity, as DuckDB's ``jaro_winkler_similarity`` computes it.
 
     Both use RapidFuzz's algorithm (prefix weight 0.1, up to 4 characters, applied when the
-    Jaro similarity exceeds 0.7); ``tests/test_check.py`` compares them.
+    Jaro similarity exceeds 0.7); ``tests/check/test_link.py`` compares them.
     """
     return float(JaroWinkler.similarity(a, b))

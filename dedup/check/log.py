@@ -7,54 +7,43 @@ write at once. The batch folds new rows into the archive's ``checks`` and ``outc
 with :func:`fold_check_log`, idempotently by primary key, before it publishes; the dashboard
 counts them there.
 
-No name, ID or birth date is stored: the patient is a pseudonym, an HMAC-SHA256 of the
-normalised family name, given name, birth date and sex under a key kept in
-``<archive>.checks.key`` (created with mode 0600; a key readable by others is refused). The
-same patient gets the same pseudonym across checks, which is what an audit needs, while the
-pseudonym cannot be reversed or recomputed without the key.
+No name, ID or birth date is stored: the patient is a keyed pseudonym
+(:mod:`dedup.check.pseudonym`). The log's statements are named files under ``sql/`` (its
+schema is ``sql/check_log.sql``); those that read rows by table are built by ``*_sql()``
+functions from the column lists below.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import os
 import queue
-import secrets
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
-from dedup.archive.db import Archive, beside
+from dedup.archive.db import Archive, beside, named_sql
+from dedup.check.pseudonym import key_path, load_key, pseudonym
+from dedup.check.question import Channel, Outcome, Question
+from dedup.check.result import CheckResult
 from dedup.errors import StorageError, UsageError
-from dedup.match.linkage import normalise_name
 
-if TYPE_CHECKING:
-    from dedup.check.answer import Channel, CheckResult, Outcome, Question
+__all__ = ["FOLD_OVERLAP", "CheckLog", "UnknownCheck", "fold_check_log", "log_path"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS checks (
-    check_id TEXT PRIMARY KEY, asked_at TEXT NOT NULL, client TEXT NOT NULL,
-    channel TEXT NOT NULL, patient_pseudonym TEXT NOT NULL, family TEXT, modality TEXT,
-    order_date TEXT, within_days INTEGER, institution TEXT, n_priors INTEGER NOT NULL,
-    prior_study_uids TEXT NOT NULL, recommendation TEXT NOT NULL, latency_ms REAL);
-CREATE INDEX IF NOT EXISTS checks_asked_at ON checks (asked_at);
-CREATE TABLE IF NOT EXISTS outcomes (
-    check_id TEXT NOT NULL, decided_at TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT,
-    client TEXT NOT NULL, channel TEXT NOT NULL, PRIMARY KEY (check_id, decided_at));
-CREATE INDEX IF NOT EXISTS outcomes_decided_at ON outcomes (decided_at);
-"""
-_CHECK_COLUMNS = ("check_id", "asked_at", "client", "channel", "patient_pseudonym", "family",
-                  "modality", "order_date", "within_days", "institution", "n_priors",
-                  "prior_study_uids", "recommendation", "latency_ms")
-_OUTCOME_COLUMNS = ("check_id", "decided_at", "outcome", "reason", "client", "channel")
-_INSERT_CHECK = f"INSERT INTO checks VALUES ({', '.join('?' * len(_CHECK_COLUMNS))})"
+#: The columns of the log's two tables, in table order.
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "checks": ("check_id", "asked_at", "client", "channel", "patient_pseudonym", "family",
+               "modality", "order_date", "within_days", "institution", "n_priors",
+               "prior_study_uids", "recommendation", "latency_ms"),
+    "outcomes": ("check_id", "decided_at", "outcome", "reason", "client", "channel"),
+}
+#: The column of each table that says when its row was written.
+_CLOCKS = {"checks": "asked_at", "outcomes": "decided_at"}
 _MAX_TEXT = 500
 log = logging.getLogger("dedup.check")
 #: Rows this much older than the newest folded row are read again (INSERT OR IGNORE makes the
@@ -66,51 +55,27 @@ class UnknownCheck(UsageError):
     """An outcome names a check ID this log has never seen."""
 
 
+@cache
+def _log_sql(name: str) -> str:
+    """Return the text of ``dedup/check/sql/<name>.sql``."""
+    return resources.files("dedup.check").joinpath("sql", f"{name}.sql").read_text()
+
+
+def _rows_sql(table: str) -> str:
+    """Every row of a log table, in the order written."""
+    return f"SELECT {', '.join(_COLUMNS[table])} FROM {table} ORDER BY rowid"
+
+
+def _rows_since_sql(table: str) -> str:
+    """The rows of a log table written at ``?`` (ISO text) or later, oldest first."""
+    clock = _CLOCKS[table]
+    return (f"SELECT {', '.join(_COLUMNS[table])} FROM {table} WHERE {clock} >= ? "
+            f"ORDER BY {clock}")
+
+
 def log_path(archive_path: str | Path) -> Path:
     """The check log of an archive: ``<archive>.checks.sqlite`` next to it."""
     return beside(archive_path, ".checks.sqlite")
-
-
-def key_path(archive_path: str | Path) -> Path:
-    """The pseudonym key of an archive: ``<archive>.checks.key`` next to it."""
-    return beside(archive_path, ".checks.key")
-
-
-def load_key(path: str | Path) -> bytes:
-    """Read the pseudonym key, creating it (32 random bytes, mode 0600) if it is missing.
-
-    Raises:
-        UsageError: the key file is readable or writable by group or others, or malformed.
-
-    """
-    path = Path(path)
-    if not path.exists():
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
-        try:
-            os.link(tmp, path)  # atomic: a concurrent creator's key wins, never a mix
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise UsageError(f"pseudonym key {str(path)!r} has mode {mode:o}; it must be readable "
-                         f"by its owner only: chmod 600 {path}")
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except ValueError:
-        raise UsageError(f"pseudonym key {str(path)!r} is not hex; delete it to create a new "
-                         "one (pseudonyms of earlier checks will no longer match)") from None
-
-
-def pseudonym(key: bytes, name: str, birth_date: str, sex: str) -> str:
-    """Keyed, stable pseudonym of a patient's normalised demographics (32 hex characters)."""
-    parts = normalise_name(name)
-    text = f"{parts.family}|{parts.given}|{birth_date}|{sex.upper()[:1]}"
-    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class CheckLog:
@@ -137,11 +102,8 @@ class CheckLog:
             queue.SimpleQueue() if background else None)
         self._writer: threading.Thread | None = None
         try:
-            self._con = sqlite3.connect(self.path, check_same_thread=False, timeout=10,
-                                        isolation_level=None)
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute("PRAGMA synchronous=NORMAL")
-            self._con.executescript(_SCHEMA)
+            self._con = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+            self._con.executescript(_log_sql("check_log"))
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the check log {str(self.path)!r}: {exc}") from None
         if self._queue is not None:
@@ -180,7 +142,7 @@ class CheckLog:
         if self._failure:
             raise StorageError(self._failure)
         if self._queue is None:
-            self._write(_INSERT_CHECK, row)
+            self._write(_log_sql("insert_check"), row)
         else:
             self._queue.put(row)
 
@@ -210,10 +172,8 @@ class CheckLog:
         if not rows:
             return
         try:
-            with self._lock:
-                self._con.execute("BEGIN")
-                self._con.executemany(_INSERT_CHECK, rows)
-                self._con.execute("COMMIT")
+            with self._lock, self._con:  # one transaction, committed on leaving
+                self._con.executemany(_log_sql("insert_check"), rows)
         except sqlite3.Error as exc:
             self._failure = f"cannot write the check log {str(self.path)!r}: {exc}"
             log.error("%d check rows not written: %s", len(rows), exc)
@@ -234,7 +194,7 @@ class CheckLog:
             raise UnknownCheck(f"unknown check_id {check_id[:64]!r}: record outcomes only for "
                                "checks this service answered")
         when = (decided_at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-        self._write("INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?, ?)",
+        self._write(_log_sql("insert_outcome"),
                     (check_id, _iso(when), str(outcome), (reason or "")[:_MAX_TEXT] or None,
                      client[:_MAX_TEXT], str(channel)))
         return when
@@ -243,21 +203,19 @@ class CheckLog:
         """Whether a check with this ID was logged."""
         self.flush()
         with self._lock:
-            return self._con.execute("SELECT 1 FROM checks WHERE check_id = ?",
-                                     [check_id]).fetchone() is not None
+            return self._con.execute(_log_sql("has_check"), [check_id]).fetchone() is not None
 
     def rows(self, table: str) -> list[dict[str, object]]:
         """Every row of ``checks`` or ``outcomes`` (for tests and audits)."""
-        columns = {"checks": _CHECK_COLUMNS, "outcomes": _OUTCOME_COLUMNS}[table]
+        columns = _COLUMNS[table]
         self.flush()
         with self._lock:
-            cursor = self._con.execute(f"SELECT {', '.join(columns)} FROM {table} "
-                                       "ORDER BY rowid")
+            cursor = self._con.execute(_rows_sql(table))
             return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def _write(self, sql: str, row: tuple[object, ...]) -> None:
         try:
-            with self._lock:
+            with self._lock, self._con:
                 self._con.execute(sql, row)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write the check log {str(self.path)!r}: {exc}") from None
@@ -284,37 +242,34 @@ def fold_check_log(archive: Archive) -> tuple[int, int]:
     path = log_path(archive.path)
     if not path.exists():
         return 0, 0
+    before = archive.run("check_log_in_archive").row(0, named=True)
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
-        checks = _new_rows(con, archive, "checks", "asked_at", _CHECK_COLUMNS)
-        outcomes = _new_rows(con, archive, "outcomes", "decided_at", _OUTCOME_COLUMNS)
+        frames = {"checks": _new_rows(con, "checks", before["newest_check"]),
+                  "outcomes": _new_rows(con, "outcomes", before["newest_outcome"])}
     finally:
         con.close()
-    added = []
     with archive.transaction():
-        for table, frame in (("checks", checks), ("outcomes", outcomes)):
-            before = int(archive.scalar(f"SELECT count(*) FROM {table}"))
+        for table, frame in frames.items():
             if frame.height:
                 archive.register("folded_rows", frame)
                 try:
-                    archive.execute(f"INSERT OR IGNORE INTO {table} BY NAME "
-                                    "SELECT * FROM folded_rows")
+                    archive.execute(named_sql(f"fold_{table}"))
                 finally:
                     archive.unregister("folded_rows")
-            added.append(int(archive.scalar(f"SELECT count(*) FROM {table}")) - before)
-    return added[0], added[1]
+        after = archive.run("check_log_in_archive").row(0, named=True)
+    return after["checks"] - before["checks"], after["outcomes"] - before["outcomes"]
 
 
-def _new_rows(con: sqlite3.Connection, archive: Archive, table: str, clock: str,
-              columns: tuple[str, ...]) -> pl.DataFrame:
-    newest = archive.scalar(f"SELECT max({clock}) FROM {table}")
+def _new_rows(con: sqlite3.Connection, table: str, newest: datetime | None) -> pl.DataFrame:
+    """The log's rows of ``table`` from :data:`FOLD_OVERLAP` before ``newest`` onwards."""
     since = _iso(newest - FOLD_OVERLAP) if newest is not None else ""
-    rows = con.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {clock} >= ? "
-                       f"ORDER BY {clock}", [since]).fetchall()
+    columns = _COLUMNS[table]
+    rows = con.execute(_rows_since_sql(table), [since]).fetchall()
     frame = pl.DataFrame(rows, schema=list(columns), orient="row", infer_schema_length=None)
     if not frame.height:
         return frame
-    frame = frame.with_columns(pl.col(clock).str.to_datetime("%Y-%m-%d %H:%M:%S%.f"))
+    frame = frame.with_columns(pl.col(_CLOCKS[table]).str.to_datetime("%Y-%m-%d %H:%M:%S%.f"))
     if "order_date" in columns:
         frame = frame.with_columns(pl.col("order_date").str.to_date("%Y-%m-%d"))
     return frame

@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from dedup.archive.db import Archive
+from dedup.archive.db import Archive, named_sql
 from dedup.check.link import Person, decide
 from dedup.match.linkage import NameParts, normalise_name
 
@@ -64,8 +64,15 @@ class Match:
     reasons: tuple[str, ...]
 
 
-_NUMPY = ("birth", "sex", "s_family", "s_day", "s_row", "s_ptr", "l_ptr", "l_dst", "l_prob",
-          "l_reason")
+#: The index's NumPy arrays. Per patient record, in birth-date order: ``birth_day``, ``sex``
+#: and where its studies and links start (``study_start``, ``link_start``: one more entry than
+#: records, so record ``r`` owns positions ``start[r]`` to ``start[r + 1]``). Per study, sorted
+#: by patient record, family and date: ``study_family`` (a code into ``families``),
+#: ``study_day`` and ``study_detail_row`` (its row in the detail columns). Per link, both ways
+#: round: ``link_target`` (the other record), ``link_probability`` and ``link_reason`` (a code
+#: into ``reasons``).
+_NUMPY = ("birth_day", "sex", "study_family", "study_day", "study_detail_row", "study_start",
+          "link_start", "link_target", "link_probability", "link_reason")
 _PATIENT_TEXT = ("name", "issuer", "patient_id")
 
 
@@ -82,23 +89,21 @@ class PriorIndex:
         self.generation = generation
         self.built_at = time.time()
         self.arrays = arrays
-        self._birth, self._sex = arrays["birth"], arrays["sex"]
-        self._s_family, self._s_day = arrays["s_family"], arrays["s_day"]
-        self._s_row, self._s_ptr = arrays["s_row"], arrays["s_ptr"]
-        self._l_ptr, self._l_dst = arrays["l_ptr"], arrays["l_dst"]
-        self._l_prob, self._l_reason = arrays["l_prob"], arrays["l_reason"]
+        self._birth_day, self._sex = arrays["birth_day"], arrays["sex"]
+        self._study_family, self._study_day = arrays["study_family"], arrays["study_day"]
+        self._study_detail_row = arrays["study_detail_row"]
+        self._study_start, self._link_start = arrays["study_start"], arrays["link_start"]
+        self._link_target = arrays["link_target"]
+        self._link_probability, self._link_reason = (arrays["link_probability"],
+                                                     arrays["link_reason"])
         self._names, self._issuers, self._ids = (arrays[c] for c in _PATIENT_TEXT)
         self._details = [arrays[c] for c in _DETAILS]
         self._family_codes = {family: code for code, family in enumerate(arrays["families"])}
         self._reasons = [tuple(r) for r in arrays["reasons"]]
-        self.patients = len(self._birth)
-        self.studies = len(self._s_day)
+        self.patients = len(self._birth_day)
+        self.studies = len(self._study_day)
         if self.patients:  # the first Arrow scalar read is slow: take it here, not in a check
             self.priors([Match(0, 1.0, ())], next(iter(self._family_codes), ""), 0, 1 << 20)
-
-    def has_family(self, family: str) -> bool:
-        """Whether any indexed study has this family."""
-        return family in self._family_codes
 
     def people(self, query: Query, *, prior: float, threshold: float) -> list[Match]:
         """Records of the person asked about: direct matches, then their linked records.
@@ -108,20 +113,21 @@ class PriorIndex:
         conflicting sex. Records linked in the archive to a direct match (one hop) count
         too, with the product of both probabilities. Nothing else does.
         """
-        bounds = np.array([query.birth_day, query.birth_day + 1], dtype=self._birth.dtype)
-        lo, hi = (int(i) for i in self._birth.searchsorted(bounds))
-        if lo == hi:
+        bounds = np.array([query.birth_day, query.birth_day + 1], dtype=self._birth_day.dtype)
+        first, end = (int(i) for i in self._birth_day.searchsorted(bounds))
+        if first == end:
             return []
         direct: dict[int, Match] = {}
-        names = self._names.slice(lo, hi - lo).to_pylist()
-        issuers = self._issuers.slice(lo, hi - lo).to_pylist()
-        ids = self._ids.slice(lo, hi - lo).to_pylist()
-        for offset, sex in enumerate(self._sex[lo:hi].tolist()):
+        names = self._names.slice(first, end - first).to_pylist()
+        issuers = self._issuers.slice(first, end - first).to_pylist()
+        ids = self._ids.slice(first, end - first).to_pylist()
+        for offset, sex in enumerate(self._sex[first:end].tolist()):
+            row = first + offset
             if query.person.sex and sex and sex != query.person.sex:
                 continue  # vetoed whatever the names say
             if query.patient_id and ids[offset] == query.patient_id \
                     and issuers[offset] == query.person.issuer:
-                direct[lo + offset] = Match(lo + offset, 1.0, (
+                direct[row] = Match(row, 1.0, (
                     "same issuer and patient ID", "birth date equal",
                     "sex equal" if sex and query.person.sex else "sex unknown"))
                 continue
@@ -129,18 +135,19 @@ class PriorIndex:
             record = Person(parts, sex, issuers[offset] or "", words)
             decision = decide(query.person, record, prior=prior, threshold=threshold)
             if decision.linked:
-                direct[lo + offset] = Match(lo + offset, decision.probability, decision.reasons)
+                direct[row] = Match(row, decision.probability, decision.reasons)
         return self._with_linked(direct)
 
     def _with_linked(self, direct: dict[int, Match]) -> list[Match]:
         found = dict(direct)
         for row, match in direct.items():
-            for k in range(int(self._l_ptr[row]), int(self._l_ptr[row + 1])):
-                other = int(self._l_dst[k])
+            for link in range(int(self._link_start[row]), int(self._link_start[row + 1])):
+                other = int(self._link_target[link])
                 if other not in found:
-                    found[other] = Match(other, match.probability * float(self._l_prob[k]),
-                                         ("linked in the archive to a matching record",
-                                          *self._reasons[int(self._l_reason[k])]))
+                    probability = match.probability * float(self._link_probability[link])
+                    found[other] = Match(other, probability, (
+                        "linked in the archive to a matching record",
+                        *self._reasons[int(self._link_reason[link])]))
         return sorted(found.values(), key=lambda m: m.row)
 
     def priors(self, matches: list[Match], family: str, day: int, window: int
@@ -158,21 +165,22 @@ class PriorIndex:
         picked: list[int] = []
         owners: list[Match] = []
         for match in matches:
-            a, b = int(self._s_ptr[match.row]), int(self._s_ptr[match.row + 1])
-            if a == b:
+            start, end = (int(self._study_start[match.row]),
+                          int(self._study_start[match.row + 1]))
+            if start == end:
                 continue
-            hits = np.flatnonzero((self._s_family[a:b] == code)
-                                  & (np.abs(self._s_day[a:b] - day) <= window))
-            picked += (hits + a).tolist()
+            hits = np.flatnonzero((self._study_family[start:end] == code)
+                                  & (np.abs(self._study_day[start:end] - day) <= window))
+            picked += (hits + start).tolist()
             owners += [match] * len(hits)
         if not picked:
             return []
         rows = []
-        for index, match in zip(picked, owners, strict=True):
-            at = int(self._s_row[index])
-            row = {name: column[at].as_py() for name, column in zip(
+        for study, match in zip(picked, owners, strict=True):
+            detail_row = int(self._study_detail_row[study])
+            row = {name: column[detail_row].as_py() for name, column in zip(
                 _DETAILS, self._details, strict=True)}
-            row.update(study_day=int(self._s_day[index]), probability=match.probability,
+            row.update(study_day=int(self._study_day[study]), probability=match.probability,
                        reasons=match.reasons)
             rows.append(row)
         return sorted(rows, key=lambda r: (-r["study_day"], r["study_uid"]))
@@ -191,7 +199,7 @@ def _row_lookup(keys: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 def index_arrays(patients: pl.DataFrame, studies: pl.DataFrame, links: pl.DataFrame
                  ) -> dict[str, Any]:
     """The index's arrays from the rows of the three ``check_*.sql`` queries."""
-    out: dict[str, Any] = {"birth": patients["birth_day"].to_numpy(),
+    out: dict[str, Any] = {"birth_day": patients["birth_day"].to_numpy(),
                            "sex": patients["sex"].to_numpy()}
     out |= {c: patients[c].rechunk().to_arrow() for c in _PATIENT_TEXT}
     rows = _row_lookup(patients["patient_key"].to_numpy())
@@ -201,33 +209,35 @@ def index_arrays(patients: pl.DataFrame, studies: pl.DataFrame, links: pl.DataFr
     return out
 
 
-def _study_arrays(studies: pl.DataFrame, prow: np.ndarray, patients: int) -> dict[str, Any]:
+def _study_arrays(studies: pl.DataFrame, patient_row: np.ndarray, patients: int
+                  ) -> dict[str, Any]:
     families = sorted(studies["family"].unique().to_list())
     family = studies["family"].replace_strict({f: c for c, f in enumerate(families)},
                                               return_dtype=pl.Int32).to_numpy()
     day = studies["study_day"].to_numpy()
     # one int64 sort key: patient row, family, date (offset to be non-negative)
-    key = (prow.astype(np.int64) << 32) | (family.astype(np.int64) << 24) \
+    key = (patient_row.astype(np.int64) << 32) | (family.astype(np.int64) << 24) \
         | (day.astype(np.int64) + (1 << 23))
     order = np.argsort(key)
-    return {"families": families, "s_family": family[order], "s_day": day[order],
-            "s_row": order,  # position in the detail columns, which keep the query's order
-            "s_ptr": np.searchsorted(prow[order], np.arange(patients + 1))} | {
+    return {"families": families, "study_family": family[order], "study_day": day[order],
+            "study_detail_row": order,  # the detail columns keep the query's order
+            "study_start": np.searchsorted(patient_row[order], np.arange(patients + 1))} | {
         name: studies[name].rechunk().to_arrow() for name in _DETAILS}
 
 
-def _link_arrays(links: pl.DataFrame, a: np.ndarray, b: np.ndarray, patients: int
+def _link_arrays(links: pl.DataFrame, row_a: np.ndarray, row_b: np.ndarray, patients: int
                  ) -> dict[str, Any]:
     texts = links["reasons"].unique().to_list()
     codes = links["reasons"].replace_strict({t: i for i, t in enumerate(texts)},
                                             return_dtype=pl.Int32).to_numpy()
-    src, dst = np.concatenate([a, b]), np.concatenate([b, a])
-    order = np.argsort(src, kind="stable")
+    source, target = np.concatenate([row_a, row_b]), np.concatenate([row_b, row_a])
+    order = np.argsort(source, kind="stable")
     return {"reasons": [json.loads(t) for t in texts],
-            "l_ptr": np.searchsorted(src[order], np.arange(patients + 1)),
-            "l_dst": dst[order],
-            "l_prob": np.concatenate([links["match_probability"].to_numpy()] * 2)[order],
-            "l_reason": np.concatenate([codes, codes])[order]}
+            "link_start": np.searchsorted(source[order], np.arange(patients + 1)),
+            "link_target": target[order],
+            "link_probability": np.concatenate(
+                [links["match_probability"].to_numpy()] * 2)[order],
+            "link_reason": np.concatenate([codes, codes])[order]}
 
 
 def save_index(index: PriorIndex, folder: str | Path) -> None:
@@ -275,9 +285,7 @@ def build_index(archive: Archive, birth_date: date | None = None,
 
     """
     params = {"birth": birth_date}
-    archive.execute("SET enable_progress_bar = false")
-    if threads:
-        archive.execute(f"SET threads = {int(threads)}")
+    archive.execute(named_sql("check_index_settings"), {"threads": threads or None})
     patients = archive.run("check_patients", params)
     studies = archive.run("check_studies", params)
     links = archive.run("check_links", params)

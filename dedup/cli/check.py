@@ -46,7 +46,7 @@ def check(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Look for priors of the same procedure family before ordering (exit 3 if any)."""
-    from dedup.check.answer import Channel, check, parse_question
+    from dedup.check import Channel, Checker, parse_question
     from dedup.check.log import CheckLog
     from dedup.match.procedures import load_mapping
 
@@ -61,8 +61,8 @@ def check(
         if not published_path(archive).exists():
             raise ArchiveError(f"no published archive next to {str(archive)!r} yet; run "
                                "`dedup index` (it publishes when it finishes)")
-        result = check(question, archive=archive, settings=settings,
-                       check_log=CheckLog(archive), channel=Channel.CLI)
+        checker = Checker(archive, settings, CheckLog(archive), one_off=True)
+        result = checker.check(question, channel=Channel.CLI)
     except ArchiveError as exc:  # not exit 3: that code means "priors found"
         print(f"dedup: error: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
@@ -75,7 +75,7 @@ def check(
 
 
 def _print(result: object) -> None:
-    from dedup.check.answer import CheckResult
+    from dedup.check import CheckResult
 
     assert isinstance(result, CheckResult)
     if result.priors:

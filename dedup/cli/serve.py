@@ -32,7 +32,7 @@ def serve(
     """Serve pre-order checks over HTTP and CDS Hooks (tokens: DEDUP_SERVICE_TOKENS)."""
     import uvicorn
 
-    from dedup.check.answer import Checker
+    from dedup.check import Checker
     from dedup.check.log import CheckLog
     from dedup.config.file import load_config
     from dedup.service.guard import tokens_from

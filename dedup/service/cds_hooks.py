@@ -25,7 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from dedup.check.answer import Channel, Checker, CheckResult, Prior, demographic_problems
+from dedup.check import Channel, Checker, CheckResult, Prior, demographic_problems
 from dedup.errors import UsageError
 from dedup.service.guard import ApiError, json_response
 

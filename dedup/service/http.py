@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dedup import __version__
 from dedup.archive.publish import PublishedReader
-from dedup.check.answer import Channel, Checker
+from dedup.check import Channel, Checker
 from dedup.check.log import UnknownCheck
 from dedup.errors import ArchiveError, StorageError, UsageError
 from dedup.service import cds_hooks

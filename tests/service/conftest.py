@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.check_archive import build_check_archive
+from tests.check.archive import build_check_archive
 from tests.conftest import REPO
 
 TOKEN = "sched-token-0123456789abcdef"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from dedup.check.log import CheckLog
-from tests.check_archive import BORN, ORDER_DATE, PRIORS_OF_HANS
+from tests.check.archive import BORN, ORDER_DATE, PRIORS_OF_HANS
 
 SELECT, SIGN = "dedup-prior-imaging-select", "dedup-prior-imaging-sign"
 PATIENT = {"resourceType": "Patient", "id": "1288992", "active": True, "gender": "male",

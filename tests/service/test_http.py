@@ -12,7 +12,7 @@ import pytest
 
 from dedup.archive.db import Archive
 from dedup.check.log import CheckLog
-from tests.check_archive import BORN, ORDER_DATE, PRIORS_OF_HANS, build_check_archive
+from tests.check.archive import BORN, ORDER_DATE, PRIORS_OF_HANS, build_check_archive
 from tests.conftest import REPO
 from tests.service.conftest import AUTH, OTHER, running_server
 

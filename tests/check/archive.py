@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dedup.archive.db import Archive
 from dedup.archive.publish import publish
+from dedup.check import Channel, Checker, CheckResult
 from dedup.match.procedures import load_mapping
 
 BORN = date(1950, 3, 14)
@@ -41,6 +42,8 @@ STUDIES = [
 ]
 PRIORS_OF_HANS = ["1.2.3.4", "1.2.3.1", "1.2.3.5"]  # most recent first
 LOCATION = "/srv/dicom/stmary/1.2.3.1"
+#: Hans's demographics, as a question gives them.
+HANS = {"name": "MUELLER^HANS", "birth_date": BORN.isoformat(), "sex": "M"}
 
 
 def build_check_archive(path: Path) -> Path:
@@ -79,3 +82,10 @@ def build_check_archive(path: Path) -> Path:
     with Archive.open(path) as archive:
         publish(archive)
     return path
+
+
+def ask(checker: Checker, **fields: object) -> CheckResult:
+    """Ask whether Hans (or who ``fields`` name) had a CT HEAD before the order date."""
+    question = checker.parse(**{**HANS, "procedure": "CT HEAD",
+                                "order_date": ORDER_DATE.isoformat(), **fields})
+    return checker.check(question, client="test", channel=Channel.LIBRARY)

@@ -1,0 +1,27 @@
+"""``dedup check`` and ``dedup serve`` as a script sees them (exit codes, output)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.check.archive import BORN, ORDER_DATE, PRIORS_OF_HANS
+
+
+def test_cli_exit_codes_let_scripts_branch(archive: Path) -> None:
+    from tests.conftest import dedup_cli
+
+    base = ["check", "--archive", str(archive), "--name", "MUELLER^HANS", "--birth-date",
+            BORN.isoformat(), "--sex", "M", "--date", ORDER_DATE.isoformat()]
+    found = dedup_cli(*base, "--procedure", "CT HEAD", "--format", "json", check=False)
+    assert found.returncode == 3, found.stderr
+    assert [p["study_uid"] for p in json.loads(found.stdout)["priors"]] == PRIORS_OF_HANS
+    table = dedup_cli(*base, "--modality", "CT", "--body-part", "head", check=False)
+    assert table.returncode == 3 and "1.2.3.4" in table.stdout and "Possible repeat" in table.stdout
+    none = dedup_cli(*base, "--procedure", "MR KNEE", check=False)
+    assert none.returncode == 0 and none.stdout.startswith("No MR KNEE")
+    bad = dedup_cli(*base[:-2], "--date", "someday", "--procedure", "CT FOOT", check=False)
+    assert bad.returncode == 2 and "order_date" in bad.stderr and "CT FOOT" in bad.stderr
+    no_tokens = dedup_cli("serve", "--archive", str(archive), check=False,
+                          env={"DEDUP_SERVICE_TOKENS": "", "DEDUP_TOKENS": ""})
+    assert no_tokens.returncode == 2 and "no API tokens" in no_tokens.stderr

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from dedup.archive.db import Archive
+from dedup.archive.publish import publish
+from dedup.check import Checker, parse_question
+from dedup.config import Settings
+from dedup.match.procedures import load_mapping
+from tests.check.archive import HANS, ORDER_DATE, PRIORS_OF_HANS, ask, build_check_archive
+
+
+def test_a_new_generation_is_picked_up_without_a_restart(tmp_path: Path) -> None:
+    path = build_check_archive(tmp_path / "archive.duckdb")
+    checker = Checker(path, Settings(archive=str(path)))
+    before = checker.holder.current()
+    with Archive.open(path) as archive:
+        key = archive.scalar("SELECT patient_key FROM patients WHERE patient_id = 'SM-1'")
+        study = archive.scalar("INSERT INTO studies (study_key, study_uid, patient_key, "
+                               "study_date, n_series, n_instances, bytes, first_run, last_run) "
+                               "VALUES (nextval('study_keys'), '9.9.9', ?, DATE '2024-02-14', "
+                               "1, 1, 1, 1, 1) RETURNING study_key", [key])
+        archive.execute("INSERT INTO study_procedures VALUES (?, 'CT HEAD', true, 'code', 't')",
+                        [study])
+        publish(archive)
+    assert checker.holder.refresh()
+    assert checker.holder.current().generation != before.generation
+    assert "9.9.9" in {p.study_uid for p in ask(checker).priors}
+
+
+def test_background_rebuilds_run_in_a_separate_process_and_are_mapped_in(
+        tmp_path: Path) -> None:
+    path = build_check_archive(tmp_path / "archive.duckdb")
+    checker = Checker(path, Settings(archive=str(path)))
+    holder = checker.holder
+    first = holder.current()
+    holder._thread = threading.current_thread()  # as if serving: the next build is separate
+    with Archive.open(path) as archive:
+        publish(archive)
+    assert holder.refresh()
+    mapped = holder.current()
+    assert mapped.generation != first.generation and mapped.patients == first.patients
+    assert isinstance(mapped.arrays["study_day"], np.memmap)
+    question = parse_question(load_mapping(), **HANS, procedure="CT HEAD",
+                              order_date=ORDER_DATE.isoformat())
+    assert [p.study_uid for p in checker.check(question).priors] == PRIORS_OF_HANS
