@@ -35,7 +35,7 @@ def serve(
     from dedup.check import Checker
     from dedup.check.log import CheckLog
     from dedup.config.file import load_config
-    from dedup.service.guard import tokens_from
+    from dedup.config.tokens import tokens_from
     from dedup.service.http import create_app
 
     configured: tuple[str, ...] = ()

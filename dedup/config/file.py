@@ -31,6 +31,7 @@ once, never only the first.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
@@ -41,49 +42,46 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dedup.config.settings import Settings
+from dedup.config.env import ENV_PREFIX, env_name, env_overrides, from_text
+from dedup.config.settings import Settings, declared, setting
+from dedup.config.tokens import accepted_tokens, read_tokens_file, split_tokens
 from dedup.errors import UsageError
 
-_ENV_PREFIX = "DEDUP_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 PATH_TYPES = ("folder", "zip", "dicomdir")
 #: String settings that name files: relative values in the file are relative to its folder.
-#: Every ``str`` setting is in exactly one of these two sets (``tests/test_config_file.py``).
+#: Every ``str`` setting names a file (``tests/config/test_file.py``).
 PATH_SETTINGS = frozenset({"archive", "procedure_families", "lookback_windows",
                            "exam_costs", "effective_doses", "storage_costs"})
-TEXT_SETTINGS: frozenset[str] = frozenset()
-
-
-def _key(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True, slots=True)
 class PathSource:
     """A source read in place: a folder, a zip file (or a folder of them), CD/DICOMDIR media."""
 
-    name: str = _key("", "Unique name of the source (letters, digits, '-' and '_').")
-    type: str = _key("folder", "folder, zip or dicomdir: all are walked the same way.")
-    path: str = _key("", "Folder, zip file or media root to index.")
+    name: str = setting("", "Unique name of the source (letters, digits, '-' and '_').")
+    type: str = setting("folder", "folder, zip or dicomdir: all are walked the same way.")
+    path: str = setting("", "Folder, zip file or media root to index.")
 
 
 @dataclass(frozen=True, slots=True)
 class OrthancSource:
     """An Orthanc server whose new instances are pulled to the spool over its REST API."""
 
-    name: str = _key("", "Unique name of the source (letters, digits, '-' and '_').")
-    type: str = _key("orthanc", "orthanc.")
-    url: str = _key("", "Base URL of the Orthanc REST API, e.g. http://pacs.local:8042.")
-    username: str = _key("", "HTTP basic-auth user; empty for a server without authentication.")
-    password_env: str = _key("", "Environment variable holding the password (never the file).")
-    timeout: float = _key(30.0, "Seconds a connect or a read may stall before it is retried.")
-    retries: int = _key(4, "Attempts per request before that request counts as failed.")
-    backoff: float = _key(1.0, "Delay before the first retry in seconds; doubles per attempt.")
-    backoff_max: float = _key(30.0, "Longest delay between retries in seconds.")
-    page_size: int = _key(100, "Changes read per request to the /changes feed (Orthanc "
-                                "answers at most 100).")
-    max_failures: int = _key(5, "Failed downloads in a row after which the server counts as "
-                                "unreachable for this run (the rest waits for the next run).")
+    name: str = setting("", "Unique name of the source (letters, digits, '-' and '_').")
+    type: str = setting("orthanc", "orthanc.")
+    url: str = setting("", "Base URL of the Orthanc REST API, e.g. http://pacs.local:8042.")
+    username: str = setting("", "HTTP basic-auth user; empty for a server without authentication.")
+    password_env: str = setting("", "Environment variable holding the password (never the file).")
+    timeout: float = setting(30.0, "Seconds a connect or a read may stall before it is retried.")
+    retries: int = setting(4, "Attempts per request before that request counts as failed.")
+    backoff: float = setting(1.0, "Delay before the first retry in seconds; doubles per attempt.")
+    backoff_max: float = setting(30.0, "Longest delay between retries in seconds.")
+    page_size: int = setting(100, "Changes read per request to the /changes feed (Orthanc "
+                                  "answers at most 100).")
+    max_failures: int = setting(5, "Failed downloads in a row after which the server counts as "
+                                   "unreachable for this run (the rest waits for the next "
+                                   "run).")
 
     def password(self, environ: Mapping[str, str] | None = None) -> str:
         """The password from ``password_env`` (empty when none is configured)."""
@@ -98,9 +96,10 @@ Source = PathSource | OrthancSource
 class ServiceSection:
     """``[service]``: how the online check service authenticates callers."""
 
-    tokens_env: str = _key("DEDUP_SERVICE_TOKENS",
-                           "Environment variable holding accepted API tokens, comma-separated.")
-    tokens_file: str = _key("", "File with one accepted API token per line (mode 600).")
+    tokens_env: str = setting("DEDUP_SERVICE_TOKENS",
+                              "Environment variable holding accepted API tokens, "
+                              "comma-separated.")
+    tokens_file: str = setting("", "File with one accepted API token per line (mode 600).")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +159,10 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
 
 def describe() -> dict[str, list[tuple[str, Any, str]]]:
     """Every key the file accepts, per section, as (name, default, help)."""
-    def rows(cls: type) -> list[tuple[str, Any, str]]:
-        return [(f.name, f.default, f.metadata["help"]) for f in fields(cls)]
-    return {"top level": rows(Settings), "[[sources]] folder/zip/dicomdir": rows(PathSource),
-            "[[sources]] orthanc": rows(OrthancSource), "[service]": rows(ServiceSection)}
+    return {"top level": list(declared(Settings)),
+            "[[sources]] folder/zip/dicomdir": list(declared(PathSource)),
+            "[[sources]] orthanc": list(declared(OrthancSource)),
+            "[service]": list(declared(ServiceSection))}
 
 
 def _settings(doc: dict[str, Any], base: Path, env: Mapping[str, str],
@@ -182,10 +181,10 @@ def _settings(doc: dict[str, Any], base: Path, env: Mapping[str, str],
     for name in PATH_SETTINGS & values.keys():
         if values[name]:
             values[name] = str(base / values[name])
-    _check_paths({**values, **{n: env[_ENV_PREFIX + n.upper()] for n in PATH_SETTINGS
-                               if _ENV_PREFIX + n.upper() in env}}, problems)
+    _check_paths({**values, **{n: env[env_name(n)] for n in PATH_SETTINGS if env_name(n) in env}},
+                 problems)
     try:
-        return Settings(**values).with_env(dict(env))
+        return Settings(**values).with_env(env)
     except UsageError as exc:
         problems.append(str(exc))
         return None
@@ -220,7 +219,7 @@ def _sources(raw: Any, base: Path, env: Mapping[str, str], problems: list[str]
             problems.append(f"{where}: type={kind!r} is not one of "
                             f"{', '.join(_SOURCE_TYPES)}")
             continue
-        table = {**table, **_source_env(name, _SOURCE_TYPES[kind], env)}
+        table = {**table, **_source_env(name, _SOURCE_TYPES[kind], env, problems)}
         source = _section(_SOURCE_TYPES[kind], table, where, problems)
         if not _NAME.match(source.name):
             problems.append(f"{where}: name={source.name!r} must be 1-64 letters, digits, "
@@ -238,13 +237,13 @@ def _sources(raw: Any, base: Path, env: Mapping[str, str], problems: list[str]
     return tuple(out)
 
 
-def _source_env(name: Any, cls: type, env: Mapping[str, str]) -> dict[str, str]:
+def _source_env(name: Any, cls: type, env: Mapping[str, str], problems: list[str]
+                ) -> dict[str, Any]:
     """``DEDUP_SOURCE_<NAME>_<FIELD>`` overrides for one source (name upper-cased, - to _)."""
     if not isinstance(name, str):
         return {}
-    prefix = f"{_ENV_PREFIX}SOURCE_{name.upper().replace('-', '_')}_"
-    return {f.name: env[prefix + f.name.upper()] for f in fields(cls)
-            if f.name not in ("name", "type") and prefix + f.name.upper() in env}
+    prefix = f"{ENV_PREFIX}SOURCE_{name.upper().replace('-', '_')}_"
+    return env_overrides(cls, env, problems, prefix=prefix, skip=("name", "type"))
 
 
 def _check_orthanc(source: OrthancSource, where: str, env: Mapping[str, str],
@@ -284,27 +283,17 @@ def _section(cls: Any, raw: Any, where: str, problems: list[str]) -> Any:
 
 
 def _typed(raw: Any, spec: Field[Any], where: str, problems: list[str]) -> Any:
-    """Check (and for environment strings, convert) ``raw`` to the field's type."""
+    """Check ``raw`` against the field's type; a quoted value is read as the environment's."""
     kind = type(spec.default)
     if isinstance(raw, str) and kind is not str:
-        raw = _from_text(raw, kind)
+        with contextlib.suppress(UsageError):
+            raw = from_text(raw, kind, where)
     if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
     if type(raw) is kind:
         return raw
     problems.append(f"{where}={raw!r} must be {_type_name(kind)} (default {spec.default!r})")
     return MISSING
-
-
-def _from_text(raw: str, kind: type) -> Any:
-    text = raw.strip().lower()
-    if kind is bool:
-        return {"1": True, "true": True, "yes": True, "0": False, "false": False,
-                "no": False}.get(text, raw)
-    try:
-        return kind(text)
-    except ValueError:
-        return raw
 
 
 def _type_name(kind: type) -> str:
@@ -320,17 +309,16 @@ def _unknown(key: str, known: list[str], what: str) -> str:
 
 def _tokens(service: ServiceSection, base: Path, env: Mapping[str, str],
             problems: list[str]) -> tuple[str, ...]:
-    tokens = [t.strip() for t in env.get(service.tokens_env, "").split(",") if t.strip()]
+    """The entries of ``tokens_env`` and ``tokens_file``, checked as the service checks them."""
+    entries = split_tokens(env.get(service.tokens_env, ""))
     if service.tokens_file:
-        path = base / service.tokens_file
         try:
-            tokens += [t.strip() for t in path.read_text().splitlines() if t.strip()]
-        except OSError as exc:
-            problems.append(f"[service]: tokens_file={service.tokens_file!r} cannot be read "
-                            f"({exc.strerror})")
-    short = sum(len(t) < 16 for t in tokens)
-    if short:
-        problems.append(f"[service]: {short} API token(s) shorter than 16 characters; use "
-                        "long random tokens, e.g. `python -c 'import secrets; "
-                        "print(secrets.token_urlsafe(32))'`")
-    return tuple(tokens)
+            entries += read_tokens_file(base / service.tokens_file,
+                                        f"tokens_file={service.tokens_file!r}")
+        except UsageError as exc:
+            problems.append(f"[service]: {exc}")
+    try:
+        accepted_tokens(entries)
+    except UsageError as exc:
+        problems.append(f"[service]: {exc}")
+    return tuple(entries)

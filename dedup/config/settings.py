@@ -1,106 +1,113 @@
 """Settings, each declared once with its default and help text.
 
-The CLI options, the README's settings table and ``tests/test_config.py`` all read
+The CLI options, the README's settings table and ``tests/test_docs.py`` all read
 :data:`SETTINGS`, so a setting cannot be documented in one place and differ in another.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from dedup.config.env import env_name, env_overrides
 from dedup.errors import UsageError
 
-_ENV_PREFIX = "DEDUP_"
 
-
-def _setting(default: Any, help: str) -> Any:
+def setting(default: Any, help: str) -> Any:
+    """A dataclass field with its help text: how every setting and file key is declared."""
     return field(default=default, metadata={"help": help})
+
+
+def declared(spec: type) -> tuple[tuple[str, Any, str], ...]:
+    """A dataclass's fields declared with :func:`setting`, as (name, default, help)."""
+    return tuple((f.name, f.default, f.metadata["help"]) for f in fields(spec))
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every tunable of the batch. Override with ``DEDUP_<NAME>`` environment variables."""
 
-    archive: str = _setting("archive.duckdb", "DuckDB archive file.")
-    workers: int = _setting(0, "Worker processes for reading and fingerprinting (0 = all cores).")
-    batch_files: int = _setting(2000, "Files committed per archive transaction.")
-    num_perm: int = _setting(128, "MinHash permutations per study signature.")
-    lsh_bands: int = _setting(32, "LSH bands per signature (rows per band = num_perm / bands).")
-    zip_member_max_bytes: int = _setting(
+    archive: str = setting("archive.duckdb", "DuckDB archive file.")
+    workers: int = setting(0, "Worker processes for reading and fingerprinting (0 = all cores).")
+    batch_files: int = setting(2000, "Files committed per archive transaction.")
+    num_perm: int = setting(128, "MinHash permutations per study signature.")
+    lsh_bands: int = setting(32, "LSH bands per signature (rows per band = num_perm / bands).")
+    zip_member_max_bytes: int = setting(
         2 * 1024**3, "Largest uncompressed zip member read; larger members are quarantined."
     )
-    zip_max_ratio: int = _setting(
+    zip_max_ratio: int = setting(
         200, "Largest compression ratio of a zip member before it counts as a zip bomb."
     )
-    publish: bool = _setting(
+    publish: bool = setting(
         True, "Publish a read-only snapshot for the check service and dashboard after a run."
     )
-    mmap_threshold: int = _setting(
+    mmap_threshold: int = setting(
         16 * 1024**2, "Files at least this large are memory-mapped instead of read whole."
     )
-    match_partial_containment: float = _setting(
+    match_partial_containment: float = setting(
         0.9, "Share of the smaller study's instance pixel hashes found in the other study "
         "for `partial` (all of them and the same count = `same-content`)."
     )
-    match_near_max_distance: int = _setting(
-        64, "Largest perceptual-hash distance (bits of 256) for two instances to look the same."
+    match_near_max_distance: int = setting(
+        64, "Largest perceptual-hash distance (bits of 256) for two instances "
+        "to look the same."
     )
-    match_near_min_fraction: float = _setting(
+    match_near_min_fraction: float = setting(
         0.5, "Share of the smaller study's instances with a look-alike partner for `near` "
         "(lossy codecs move some perceptual hashes far; the header decides the acquisition)."
     )
-    match_common_pixel_patients: int = _setting(
+    match_common_pixel_patients: int = setting(
         10, "A pixel hash held by the studies of more than this many patients (a blank "
         "frame, test image or placeholder) is ignored when comparing pixel sets; blank "
         "(constant) images always are."
     )
-    match_near_header_jaccard: float = _setting(
+    match_near_header_jaccard: float = setting(
         0.95, "Least estimated header-token Jaccard (acquisition times, slice positions) for "
         "`near`: a new acquisition looks alike but was acquired at other times and positions."
     )
-    link_threshold: float = _setting(
+    link_threshold: float = setting(
         0.99, "Least Fellegi-Sunter match probability to link two patient records."
     )
-    link_prior: float = _setting(
+    link_prior: float = setting(
         1e-5, "Prior probability that two random patient records are the same person."
     )
-    procedure_families: str = _setting(
+    procedure_families: str = setting(
         "", "CSV of procedure family rules (empty = the shipped dedup/data/procedure_families.csv)."
     )
-    lookback_windows: str = _setting(
+    lookback_windows: str = setting(
         "", "CSV of look-back windows per family "
         "(empty = the shipped dedup/data/lookback_windows.csv)."
     )
-    fail_on_quarantine: bool = _setting(
+    fail_on_quarantine: bool = setting(
         False, "`dedup nightly` exits 1 (partial) when any input of the run was quarantined."
     )
-    strict_sources: bool = _setting(
+    strict_sources: bool = setting(
         True, "`dedup nightly` exits 1 (partial) when a source was unreachable or some PACS "
         "instances could not be fetched (they are retried next run)."
     )
-    exam_costs: str = _setting(
+    exam_costs: str = setting(
         "", "CSV of exam cost per procedure family for estimated savings "
         "(empty = the shipped dedup/data/exam_costs.csv)."
     )
-    effective_doses: str = _setting(
+    effective_doses: str = setting(
         "", "CSV of typical effective dose (mSv) per procedure family "
         "(empty = the shipped dedup/data/effective_doses.csv)."
     )
-    storage_costs: str = _setting(
+    storage_costs: str = setting(
         "", "CSV of storage price per GB-month, retention years and bytes per GB "
         "(empty = the shipped dedup/data/storage_costs.csv)."
     )
-    dashboard_drilldown: bool = _setting(
+    dashboard_drilldown: bool = setting(
         False, "Show the dashboard's patient-level drill-down (identifiers masked); "
         "off = aggregates only."
     )
-    check_reload_seconds: float = _setting(
+    check_reload_seconds: float = setting(
         1.0, "How often the check service looks for a newly published snapshot (seconds); "
         "a new one is indexed in the background and swapped in without a restart."
     )
-    check_max_body_bytes: int = _setting(
+    check_max_body_bytes: int = setting(
         1024**2, "Largest request body the check service accepts (bytes); larger: 413."
     )
 
@@ -136,34 +143,27 @@ class Settings:
         """The number of worker processes to start."""
         return self.workers or (os.cpu_count() or 1)
 
-    def with_env(self, environ: dict[str, str] | None = None) -> Settings:
-        """Return a copy with ``DEDUP_<NAME>`` environment overrides applied."""
-        env = os.environ if environ is None else environ
-        changes: dict[str, Any] = {}
-        for f in fields(self):
-            raw = env.get(_ENV_PREFIX + f.name.upper())
-            if raw is None:
-                continue
-            try:
-                kind: Any = type(f.default)
-                changes[f.name] = raw.lower() in ("1", "true", "yes") if kind is bool \
-                    else kind(raw)
-            except ValueError:
-                raise UsageError(
-                    f"{_ENV_PREFIX}{f.name.upper()}={raw!r} is not a valid "
-                    f"{type(f.default).__name__}"
-                ) from None
+    def with_env(self, environ: Mapping[str, str] | None = None) -> Settings:
+        """Return a copy with ``DEDUP_<NAME>`` environment overrides applied.
+
+        Raises:
+            UsageError: a variable's value is not of its setting's type (``"flase"`` for a
+                boolean), or the overridden settings are invalid.
+
+        """
+        problems: list[str] = []
+        changes = env_overrides(Settings, os.environ if environ is None else environ, problems)
+        if problems:
+            raise UsageError("; ".join(problems))
         return replace(self, **changes)
 
 
-SETTINGS: tuple[tuple[str, Any, str], ...] = tuple(
-    (f.name, f.default, f.metadata["help"]) for f in fields(Settings)
-)
+SETTINGS: tuple[tuple[str, Any, str], ...] = declared(Settings)
 
 
 def settings_table() -> str:
     """The README's settings table, generated from :data:`SETTINGS` (tested against it)."""
     rows = ["| setting | environment | default | meaning |", "| --- | --- | --- | --- |"]
-    rows += [f"| `{name}` | `{_ENV_PREFIX}{name.upper()}` | `{default}` | {help_text} |"
+    rows += [f"| `{name}` | `{env_name(name)}` | `{default}` | {help_text} |"
              for name, default, help_text in SETTINGS]
     return "\n".join(rows)

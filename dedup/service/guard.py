@@ -20,16 +20,12 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from starlette.responses import Response
-
-from dedup.errors import UsageError
 
 log = logging.getLogger("dedup.service")
 Scope = MutableMapping[str, Any]
@@ -41,7 +37,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: Paths anyone may read: liveness and the API documentation (no patient data).
 PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json",
                           "/redoc"})
-_NAMED = re.compile(r"^([A-Za-z0-9_-]{1,64}):(.+)$")
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 _ISSUE_CODES = {401: "security", 403: "security", 404: "not-found", 412: "required",
                 413: "too-long", 415: "not-supported", 503: "transient"}
@@ -65,65 +60,6 @@ def error_body(status: int, code: str, message: str, problems: Iterable[str] = (
 def is_cds(path: str) -> bool:
     """Whether ``path`` belongs to the CDS Hooks service."""
     return path == "/cds-services" or path.startswith("/cds-services/")
-
-
-def load_tokens(entries: Iterable[str]) -> dict[bytes, str]:
-    """Accepted tokens as ``{sha256(token): caller name}``.
-
-    An entry is ``token`` or ``name:token``; a nameless token is named by the first 8 hex
-    digits of its hash (never the token itself).
-
-    Raises:
-        UsageError: a token shorter than 16 characters, or no token at all.
-
-    """
-    tokens: dict[bytes, str] = {}
-    short = 0
-    for entry in (e.strip() for e in entries):
-        if not entry:
-            continue
-        named = _NAMED.match(entry)
-        name, token = named.groups() if named else ("", entry)
-        if len(token) < 16:
-            short += 1
-            continue
-        digest = hashlib.sha256(token.encode()).digest()
-        tokens[digest] = name or f"token-{digest.hex()[:8]}"
-    if short:
-        raise UsageError(f"{short} API token(s) shorter than 16 characters; use long random "
-                         "tokens, e.g. `python -c 'import secrets; "
-                         "print(secrets.token_urlsafe(32))'`")
-    if not tokens:
-        raise UsageError("no API tokens configured; set DEDUP_SERVICE_TOKENS (or "
-                         "DEDUP_TOKENS), pass --tokens-file FILE, or name them in the "
-                         "[service] section of --config FILE")
-    return tokens
-
-
-def tokens_from(environ: Mapping[str, str], tokens_file: str | Path | None = None,
-                configured: Iterable[str] = ()) -> dict[bytes, str]:
-    """Collect tokens from a config file's list, the environment and a tokens file.
-
-    Raises:
-        UsageError: the tokens file is unreadable or readable by others, or no usable token.
-
-    """
-    entries = list(configured)
-    for variable in ("DEDUP_SERVICE_TOKENS", "DEDUP_TOKENS"):
-        entries += environ.get(variable, "").split(",")
-    path = tokens_file or environ.get("DEDUP_TOKENS_FILE", "")
-    if path:
-        try:
-            mode = os.stat(path).st_mode & 0o777
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise UsageError(f"tokens file {str(path)!r} cannot be read ({exc.strerror})") \
-                from None
-        if mode & 0o077:
-            raise UsageError(f"tokens file {str(path)!r} has mode {mode:o}; it must be "
-                             f"readable by its owner only: chmod 600 {path}")
-        entries += [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-    return load_tokens(entries)
 
 
 class Guard:

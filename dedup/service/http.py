@@ -150,7 +150,7 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
 
     Args:
         checker: answers the questions and logs them.
-        tokens: accepted bearer tokens (:func:`dedup.service.guard.tokens_from`).
+        tokens: accepted bearer tokens (:func:`dedup.config.tokens.tokens_from`).
         max_body: largest request body in bytes.
         viewer_url: link template for a prior in CDS cards, with ``{study_uid}``; empty:
             this service's ``/v1/studies/{study_uid}``.

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from dedup.config import Settings
-from dedup.config.file import (
+from dedup.config import (
     PATH_SETTINGS,
-    TEXT_SETTINGS,
     OrthancSource,
     PathSource,
     ServiceSection,
+    Settings,
     describe,
     load_config,
 )
@@ -152,9 +151,9 @@ def test_every_key_is_declared_once_and_documented() -> None:
         assert f"`{name}`" in doc
 
 
-def test_every_text_setting_is_classified_as_path_or_text() -> None:
+def test_every_text_setting_names_a_file() -> None:
     text = {f.name for f in fields(Settings) if isinstance(f.default, str)}
-    assert text == PATH_SETTINGS | TEXT_SETTINGS and not PATH_SETTINGS & TEXT_SETTINGS
+    assert text == PATH_SETTINGS
 
 
 def test_example_config_is_valid() -> None:
@@ -168,3 +167,23 @@ def test_cli_reports_config_errors_with_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "has 3 problems" in proc.stderr and "workers=-1 must be >= 0" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_bad_environment_overrides_name_their_variables(tmp_path: Path) -> None:
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "families.csv").write_text("")
+    env = {"PACS_PW": "pw", "DEDUP_FAIL_ON_QUARANTINE": "flase",
+           "DEDUP_SOURCE_PACS_TIMEOUT": "slow", "DEDUP_SOURCE_PACS_RETRIES": "2"}
+    with pytest.raises(UsageError) as info:
+        load_config(write(tmp_path, GOOD), env)
+    message = str(info.value)
+    assert "has 2 problems" in message
+    assert "DEDUP_FAIL_ON_QUARANTINE='flase' is not a valid bool" in message
+    assert "DEDUP_SOURCE_PACS_TIMEOUT='slow' is not a valid float" in message
+
+
+def test_a_quoted_value_is_read_as_the_environment_reads_it(tmp_path: Path) -> None:
+    path = write(tmp_path, 'workers = "3"\npublish = "no"\n[[sources]]\nname = "a"\n'
+                           'type = "folder"\npath = "."\n')
+    settings = load_config(path, {}).settings
+    assert settings.workers == 3 and not settings.publish
