@@ -254,7 +254,7 @@ def _assumptions(view: View) -> None:
         for label, (queries, how) in metrics.QUERIES.items():
             st.markdown(f"**{label}**: {how}.")
             for query in queries.split(" + "):
-                st.code(metrics.query_text(query), language="sql")
+                st.code(metrics.filtered_sql(query), language="sql")
 
 
 def _drilldown(view: View) -> None:

@@ -3,7 +3,8 @@
 -- 'ordered-anyway'; 'pending' while none is recorded.
 -- day: the planned exam date (order_date), else the day the check was asked.
 -- modality: the family's modality group (first word of the family), else the check's modality.
--- Filtered by date and institution in dedup.metrics.filtered_sql (metric_filter.sql).
+-- Filtered by metric_filter.sql.
+-- Parameters: $start, $end (DATE, NULL = open), $institutions (VARCHAR[], NULL = all).
 WITH latest AS (
     SELECT check_id, arg_max(outcome, decided_at) AS outcome
     FROM outcomes
@@ -21,4 +22,6 @@ events AS (
 )
 SELECT day, institution, modality, family, outcome, count(*) AS checks
 FROM events
+WHERE {metric_filter}
 GROUP BY ALL
+ORDER BY ALL

@@ -1,5 +1,5 @@
 -- Days between each repeat and the prior it repeats, with the repeat's procedure family,
--- institution and date (one row per repeat pair).
+-- institution and date (one row per repeat pair). Filtered by metric_filter.sql.
 -- Parameters: $start, $end (DATE, NULL = open), $institutions (VARCHAR[], NULL = all).
 WITH pairs AS (
     SELECT
@@ -16,8 +16,5 @@ WITH pairs AS (
 )
 SELECT family, institution, same_institution, day, days_apart
 FROM pairs
-WHERE day BETWEEN coalesce(CAST($start AS DATE), DATE '0001-01-01')
-              AND coalesce(CAST($end AS DATE), DATE '9999-12-31')
-  AND (CAST($institutions AS VARCHAR[]) IS NULL
-       OR list_contains(CAST($institutions AS VARCHAR[]), institution))
+WHERE {metric_filter}
 ORDER BY family, day
