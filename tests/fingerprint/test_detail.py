@@ -1,0 +1,132 @@
+"""The acquisition signature tells a lossy copy from a new acquisition of the same anatomy.
+
+Copies are made by third parties (DCMTK dcmcjpeg and dcmscale, GDCM gdcmconv) from real
+images that pydicom ships and from generated studies; the negatives are other acquisitions:
+the same person scanned again the same day, a twin, another patient on the same protocol.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+
+from dedup.fingerprint.detail import SIZE, detail_signature, similarity
+from dedup.synth import Patient, write_study
+
+#: The per-image threshold the matcher uses (Settings.match_near_min_detail).
+THRESHOLD = 0.6
+REAL = ("CT_small.dcm", "examples_overlay.dcm", "MR_small.dcm", "image_dfl.dcm",
+        "examples_rgb_color.dcm", "SC_rgb_jpeg_dcmd.dcm", "J2K_pixelrep_mismatch.dcm")
+COPIES = {
+    "jpeg-q50": ["dcmcjpeg", "+ee", "+q", "50"],
+    "jpeg-8bit-q50": ["dcmcjpeg", "+eb", "+be", "+q", "50"],
+    "j2k-20to1": ["gdcmconv", "--j2k", "--lossy", "-r", "20"],
+    "half-size": ["dcmscale", "--scale-x-factor", "0.5", "--scale-y-factor", "0.5"],
+}
+pytestmark = pytest.mark.skipif(not all(shutil.which(c[0]) for c in COPIES.values()),
+                                reason="DCMTK and GDCM are installed by make test")
+
+
+def _canonical(path: Path) -> np.ndarray:
+    ds = pydicom.dcmread(path)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    return ds.pixel_array.reshape(frames, ds.Rows, ds.Columns, int(ds.SamplesPerPixel))
+
+
+def _signature(path: Path) -> bytes:
+    sig = detail_signature(_canonical(path))
+    assert sig is not None and len(sig) == SIZE
+    return sig
+
+
+def _copy(src: Path, dest: Path, tool: list[str]) -> Path:
+    if pydicom.dcmread(src, stop_before_pixels=True).file_meta.TransferSyntaxUID.is_compressed:
+        raw = dest.with_suffix(".raw.dcm")  # DCMTK's tools take uncompressed input
+        subprocess.run(["gdcmconv", "--raw", "-i", str(src), "-o", str(raw)], check=True,
+                       capture_output=True)
+        src = raw
+    args = [*tool, "-i", str(src), "-o", str(dest)] if tool[0] == "gdcmconv" else \
+        [*tool, str(src), str(dest)]
+    subprocess.run(args, check=True, capture_output=True)
+    return dest
+
+
+def _lossy_capable(path: Path) -> bool:
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    return int(ds.SamplesPerPixel) == 1 and int(ds.BitsStored) <= 12
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
+    root = tmp_path_factory.mktemp("detail")
+    anna = Patient("NOVAK^ANNA", "1", "STMARY", date(1970, 1, 1), "F", 1)
+    twin = Patient("NOVAK^ANNE", "2", "STMARY", date(1970, 1, 1), "F", 2)
+    other = Patient("WEISS^KARL", "3", "STMARY", date(1980, 5, 5), "M", 3)
+    out: dict[str, list[Path]] = {}
+    for modality in ("CT", "DX"):
+        for label, patient, seed in (("orig", anna, 1), ("same-day", anna, 2),
+                                     ("twin", twin, 3), ("other", other, 4)):
+            folder = root / f"{modality}-{label}"
+            write_study(folder, modality=modality, patient=patient, seed=seed,
+                        study_date=date(2024, 3, 1), institution="St. Mary Hospital", slices=1)
+            out[f"{modality}-{label}"] = sorted(folder.rglob("*.dcm"))
+    return out
+
+
+@pytest.mark.parametrize("name", REAL)
+@pytest.mark.parametrize("copy", COPIES)
+def test_third_party_lossy_copies_of_real_images_keep_their_detail(
+        tmp_path: Path, name: str, copy: str) -> None:
+    src = Path(get_testdata_file(name))
+    if copy.startswith("jpeg") and not _lossy_capable(src):
+        pytest.skip("DCMTK's lossy JPEG takes 8-12 bit greyscale")
+    if copy == "half-size" and min(_canonical(src).shape[1:3]) < 200:
+        pytest.skip("a copy at half size keeps no detail at the scale compared below 100 px")
+    made = _copy(src, tmp_path / "copy.dcm", COPIES[copy])
+    assert similarity(_signature(src), _signature(made)) >= THRESHOLD
+
+
+def test_real_images_of_other_acquisitions_are_apart() -> None:
+    sigs = {name: _signature(Path(get_testdata_file(name))) for name in REAL}
+    for a in REAL:
+        for b in REAL:
+            if a < b:
+                assert similarity(sigs[a], sigs[b]) < THRESHOLD, (a, b)
+
+
+@pytest.mark.parametrize("modality", ["CT", "DX"])
+@pytest.mark.parametrize("copy", COPIES)
+def test_generated_copies_are_close_and_new_acquisitions_far(
+        tmp_path: Path, generated: dict[str, list[Path]], modality: str, copy: str) -> None:
+    originals = generated[f"{modality}-orig"]
+    copies = [_copy(p, tmp_path / f"{n}.dcm", COPIES[copy]) for n, p in enumerate(originals)]
+    for original, made in zip(originals, copies, strict=True):
+        assert similarity(_signature(original), _signature(made)) >= THRESHOLD
+    for negative in ("same-day", "twin", "other"):
+        for original, other in zip(originals, generated[f"{modality}-{negative}"], strict=True):
+            assert similarity(_signature(original), _signature(other)) < THRESHOLD, negative
+
+
+def test_uniform_and_tiny_images_have_no_signature() -> None:
+    assert detail_signature(np.full((1, 256, 256, 1), 7, np.uint16)) is None
+    assert detail_signature(np.zeros((1, 16, 16, 1), np.uint16)) is None
+    ramp = np.add.outer(np.arange(256), np.arange(256)).astype(np.uint16)[None, :, :, None]
+    assert detail_signature(ramp) is None  # a smooth gradient has no detail
+
+
+def test_similarity_is_symmetric_and_one_for_the_same_image() -> None:
+    rng = np.random.default_rng(5)
+    a = detail_signature(rng.integers(0, 4096, (1, 300, 200, 1), dtype=np.uint16))
+    b = detail_signature(rng.integers(0, 4096, (1, 300, 200, 1), dtype=np.uint16))
+    assert a is not None and b is not None
+    assert similarity(a, a) == 1.0
+    assert similarity(a, b) == similarity(b, a) and abs(similarity(a, b)) < 0.2
+    with pytest.raises(ValueError, match="re-index"):
+        similarity(a, a[:-1])
