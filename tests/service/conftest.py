@@ -7,19 +7,30 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from dedup.check.log import CheckLog
 from tests.check.archive import build_check_archive
 from tests.conftest import REPO
 
 TOKEN = "sched-token-0123456789abcdef"
 OTHER = "ehr-token-0123456789abcdef00"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def audited(archive: Path, done: Callable[[list[dict[str, object]]], bool],
+            timeout: float = 10) -> list[dict[str, object]]:
+    """The check log's rows once ``done(rows)`` holds: the server writes them in the background."""
+    deadline = time.monotonic() + timeout
+    while not done(rows := CheckLog(archive).rows("checks")):
+        assert time.monotonic() < deadline, "the check never reached the audit log"
+        time.sleep(0.05)
+    return rows
 
 
 def free_port() -> int:
