@@ -3,7 +3,7 @@
 :class:`IndexHolder` builds the first index in the calling process (nothing is being served
 yet). A server then starts (:meth:`~IndexHolder.start`) a thread that polls the published link;
 when the batch has published a new generation, the index is built in a separate process at low CPU
-priority (``python -m dedup.check.holder SNAPSHOT FOLDER``), written to memory-mapped files
+priority (a child Python running :func:`_build_to`), written to memory-mapped files
 in a scratch folder (``/dev/shm`` when there is one), mapped into the server and swapped in
 with one assignment. Requests keep using the previous index meanwhile and never wait on the
 build: a build in a thread of the server would compete with them for the interpreter lock,
@@ -121,7 +121,7 @@ class IndexHolder:
         scratch = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
         folder = tempfile.mkdtemp(prefix="dedup-check-index-", dir=scratch)
         try:
-            subprocess.run([sys.executable, "-m", "dedup.check.holder", target, folder],
+            subprocess.run([sys.executable, "-c", _BUILD, target, folder],
                            check=True, stdin=subprocess.DEVNULL, timeout=3600)
             return load_index(folder)
         finally:
@@ -158,5 +158,5 @@ def _build_to(snapshot: str, folder: str) -> None:
         save_index(build_index(archive, threads=1), folder)
 
 
-if __name__ == "__main__":
-    _build_to(sys.argv[1], sys.argv[2])
+#: The separate build's program (``-c``, not ``-m``: the package already imports this module).
+_BUILD = "import sys; from dedup.check.holder import _build_to; _build_to(*sys.argv[1:3])"
