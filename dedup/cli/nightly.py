@@ -52,4 +52,4 @@ def _exit_codes() -> str:
 
 
 # `dedup nightly --help` shows the exit codes from their one table, dedup.errors.ExitCode
-nightly.__doc__ = f"{inspect.getdoc(nightly)}\n\nExit codes:\n{_exit_codes()}"
+nightly.__doc__ = f"{inspect.getdoc(nightly) or ''}\n\nExit codes:\n{_exit_codes()}"
