@@ -1,39 +1,75 @@
-"""Error hierarchy: every error names the bad value and how to fix it."""
+"""Error hierarchy: every error names the bad value and how to fix it; and the exit codes."""
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What the exit status of a ``dedup`` command means: the one table of exit codes.
+
+    Each member's ``__doc__`` is its meaning; the error classes below, the nightly run and
+    ``dedup nightly --help`` read them from here. Codes above 64 follow BSD ``sysexits.h``
+    (70 EX_SOFTWARE, 74 EX_IOERR, 75 EX_TEMPFAIL), which cron and systemd users know.
+    ``dedup check`` gives 3 its own meaning ("priors found", see ``dedup.cli.check``).
+    """
+
+    def __new__(cls, code: int, meaning: str = "") -> ExitCode:
+        """One member: its number, and its meaning as the member's docstring."""
+        member = int.__new__(cls, code)
+        member._value_ = code
+        member.__doc__ = meaning
+        return member
+
+    OK = 0, "ok"
+    ERROR = 1, (
+        "an error, reported on one line; for `dedup nightly` also partial: a source was "
+        "unreachable or PACS instances wait on the retry list (only with strict_sources, the "
+        "default), or inputs were quarantined (only with fail_on_quarantine)")
+    PARTIAL = 1  # the same code: what `dedup nightly` means by it (see ERROR)
+    USAGE = 2, ("configuration error or bad argument: every problem is listed; nothing was "
+                "done")
+    ARCHIVE = 3, ("the archive cannot be opened (not a dedup archive, or written by a newer "
+                  "dedup)")
+    NOTHING_DONE = 4, ("nothing could be done: every source unreachable, or no input could "
+                       "be indexed")
+    SOFTWARE = 70, "internal error: a bug; the report says so and the traceback is on stderr"
+    IO_ERROR = 74, ("disk full or I/O error while writing the archive or the spool; the "
+                    "archive keeps every batch committed before it")
+    LOCKED = 75, "another run holds the lock; nothing was done (cron may retry later)"
 
 
 class DedupError(Exception):
     """Base class for errors the CLI reports as a message, not a traceback."""
 
-    exit_code = 1
+    exit_code: ExitCode = ExitCode.ERROR
 
 
 class UsageError(DedupError):
     """A bad argument or setting."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class ArchiveLocked(DedupError):
     """Another batch run holds the archive's write lock."""
 
-    exit_code = 75  # EX_TEMPFAIL: cron may simply try again later
+    exit_code = ExitCode.LOCKED
 
 
 class ArchiveError(DedupError):
     """The archive file cannot be opened or is not a dedup archive."""
 
-    exit_code = 3
+    exit_code = ExitCode.ARCHIVE
 
 
 class NothingDone(DedupError):
     """A run found inputs but could index none of them."""
 
-    exit_code = 4
+    exit_code = ExitCode.NOTHING_DONE
 
 
 class StorageError(DedupError):
     """Local storage failed while writing (disk full, quota, I/O error)."""
 
-    exit_code = 74  # EX_IOERR
+    exit_code = ExitCode.IO_ERROR

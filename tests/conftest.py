@@ -6,12 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 from pydicom.data import get_testdata_file
 
 from dedup.config import Settings
+from dedup.synth import INSTITUTIONS, Patient, write_study
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,6 +23,20 @@ def shipped(name: str) -> Path:
     path = get_testdata_file(name, download=False)
     assert path is not None, f"{name} not shipped with pydicom"
     return Path(path)
+
+
+def synthetic_study(out: Path, *, seed: int, modality: str = "MR", name: str = "DOE^JANE",
+                    institution: str = INSTITUTIONS[0], slices: int = 2) -> list[Path]:
+    """Write one generated study (same person every time, ``seed`` picks the acquisition).
+
+    Returns:
+        The study's files, sorted.
+
+    """
+    patient = Patient(name, "T0001", "TEST", date(1960, 5, 17), "F", person=3)
+    write_study(out, modality=modality, patient=patient, seed=seed, study_date=date(2024, 3, 1),
+                institution=institution, slices=slices)
+    return sorted(out.rglob("*.dcm"))
 
 
 def dedup_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom import dcmread
 
@@ -44,12 +44,7 @@ def reader() -> Iterator[Reader]:
 @given(name=st.sampled_from(sorted(SEEDS)), ops=operations)
 def test_mutated_files_are_read_or_quarantined(reader: Reader, name: str,
                                                ops: list[tuple[int, int, int]]) -> None:
-    try:
-        reader.read(apply_ops(SEEDS[name], ops))
-    except BaseException as exc:
-        if RLE_PANIC_OPEN and type(exc).__name__ == "PanicException":
-            reject()  # the open issue test_rle_decoder_panic_is_quarantined tracks
-        raise
+    reader.read(apply_ops(SEEDS[name], ops))
 
 
 def patched(name: str, patches: list[tuple[int, int, bytes]]) -> bytes:
@@ -100,32 +95,17 @@ def test_fuzz_regressions(reader: Reader, case: str) -> None:
 
 
 def _rle_panic() -> bytes:
+    """A damaged RLE segment on which pylibjpeg-rle panics (pyo3's PanicException)."""
     return patched("MR_small_RLE.dcm", [(402, 403, b"Y"), (868, 872, b"\xff\xff\xff\x7f"),
                                         (1896, 1897, b"")])
 
 
-def _panics(data: bytes) -> bool:
-    scratch = Reader()
-    try:
-        scratch.read(data)
-    except BaseException as exc:
-        return type(exc).__name__ == "PanicException"
-    finally:
-        scratch.close()
-    return False
-
-
-#: True while dedup/fingerprint/instance.py lets a decoder's Rust panic escape (an open bug).
-RLE_PANIC_OPEN = _panics(_rle_panic())
-
-
-@pytest.mark.xfail(RLE_PANIC_OPEN, strict=True, raises=BaseException, reason=(
-    "pylibjpeg-rle panics (pyo3 PanicException, a BaseException) on a damaged RLE segment "
-    "and fingerprint_location only catches Exception; fix in dedup/fingerprint/instance.py"))
 @pytest.mark.filterwarnings("ignore")
 def test_rle_decoder_panic_is_quarantined(reader: Reader) -> None:
+    # A Rust panic is a BaseException, not an Exception: fingerprint_location catches it too.
     result = reader.read(_rle_panic())
-    assert isinstance(result, Quarantined) and result.reason == "decode-failed"
+    assert isinstance(result, Quarantined) and result.reason == "decode-failed", result
+    assert "PanicException" in result.detail, "the input no longer makes the decoder panic"
 
 
 @pytest.mark.filterwarnings("ignore")

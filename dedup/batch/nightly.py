@@ -36,14 +36,15 @@ from dedup.archive.db import batch_lock, beside
 from dedup.archive.publish import published_path
 from dedup.batch.pipeline import index
 from dedup.config.file import Config, OrthancSource, PathSource
-from dedup.errors import ArchiveLocked, DedupError, NothingDone, StorageError
+from dedup.errors import ArchiveLocked, DedupError, ExitCode, NothingDone, StorageError
 from dedup.ingest.orthanc import PullResult, pull, spool_dir
 from dedup.records import RunSummary
 
 log = logging.getLogger("dedup.batch.nightly")
 
 Progress = Callable[[int, int], None]
-EXIT_OK, EXIT_PARTIAL, EXIT_NOTHING, EXIT_SOFTWARE = 0, 1, 4, 70
+EXIT_OK, EXIT_PARTIAL, EXIT_NOTHING, EXIT_SOFTWARE = (
+    ExitCode.OK, ExitCode.PARTIAL, ExitCode.NOTHING_DONE, ExitCode.SOFTWARE)
 
 
 @dataclass(slots=True)

@@ -1,7 +1,8 @@
 """``dedup check``: whether the patient already has a recent study of this kind.
 
-Exit codes let scripts branch: 0 no prior, 3 priors found, 2 bad arguments, 1 other errors
-(for example nothing published yet).
+Exit codes let scripts branch: :data:`PRIORS_FOUND` when the patient has priors, otherwise
+those of :class:`dedup.errors.ExitCode`, except that an archive that cannot be read exits
+``ExitCode.ERROR`` (``ExitCode.ARCHIVE`` has the number of PRIORS_FOUND).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from rich.console import Console
 from rich.table import Table
 
 from dedup.archive.publish import published_path
-from dedup.cli.index import FormatOption
+from dedup.cli.options import FormatOption, archive_option
 from dedup.cli.output import Format, emit_json
 from dedup.config import Settings
-from dedup.errors import ArchiveError
+from dedup.errors import ArchiveError, ExitCode
 
+#: The exit code of ``dedup check`` when priors were found (its own meaning of 3).
 PRIORS_FOUND = 3
 
 
@@ -40,9 +42,8 @@ def check(
     within_days: Annotated[int | None, typer.Option(help="Look-back window in days "
                                                          "(default: the family's).")] = None,
     institution: Annotated[str, typer.Option(help="The ordering institution.")] = "",
-    archive: Annotated[Path, typer.Option("--archive", "-a", help="DuckDB archive file "
-                                          "(its published snapshot is read).",
-                                          envvar="DEDUP_ARCHIVE")] = Path("archive.duckdb"),
+    archive: Annotated[Path, archive_option(
+        "DuckDB archive file (its published snapshot is read).")] = Path("archive.duckdb"),
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Look for priors of the same procedure family before ordering (exit 3 if any)."""
@@ -63,9 +64,9 @@ def check(
                                "`dedup index` (it publishes when it finishes)")
         checker = Checker(archive, settings, CheckLog(archive), one_off=True)
         result = checker.check(question, channel=Channel.CLI)
-    except ArchiveError as exc:  # not exit 3: that code means "priors found"
+    except ArchiveError as exc:  # not ExitCode.ARCHIVE: that number means "priors found"
         print(f"dedup: error: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.ERROR) from None
     if fmt is Format.JSON:
         emit_json(result.as_dict())
     else:

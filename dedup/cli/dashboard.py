@@ -10,23 +10,22 @@ from typing import Annotated
 
 import typer
 
+from dedup.cli.options import PortOption, archive_option, config_option
 from dedup.errors import UsageError
 
 APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
 
 
 def dashboard(
-    archive: Annotated[Path | None, typer.Option(
-        help="Archive whose published snapshot to show (default: the `archive` setting).")
-    ] = None,
-    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8501,
+    archive: Annotated[Path | None, archive_option(
+        "Archive whose published snapshot to show (default: the `archive` setting).",
+        short=False)] = None,
+    port: PortOption = 8501,
     address: Annotated[str, typer.Option(
         help="Address to listen on (loopback by default; put a proxy with authentication "
              "in front before exposing it).")] = "127.0.0.1",
-    config: Annotated[Path | None, typer.Option(
-        "--config", "-c", envvar="DEDUP_CONFIG",
-        help="TOML configuration file (settings such as exam_costs, dashboard_drilldown).")
-    ] = None,
+    config: Annotated[Path | None, config_option(
+        "TOML configuration file (settings such as exam_costs, dashboard_drilldown).")] = None,
 ) -> None:
     """Serve the savings dashboard: avoided repeats, storage reclaimable, savings, dose.
 

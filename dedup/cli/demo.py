@@ -8,15 +8,16 @@ from typing import Annotated
 import typer
 
 from dedup.batch.pipeline import index as run_index
-from dedup.cli.index import FormatOption, print_summary
+from dedup.cli.index import print_summary
+from dedup.cli.options import CtSlicesOption, FormatOption, PatientsOption, WorkersOption
 from dedup.cli.output import Format, emit_json, progress_reporter
 from dedup.config import Settings
 
 
 def synth(
     out: Annotated[Path, typer.Option(help="Folder to write archive/ and incoming/ into.")],
-    patients: Annotated[int, typer.Option(help="Patients in the archive part.")] = 6,
-    ct_slices: Annotated[int, typer.Option(help="Slices per CT series.")] = 20,
+    patients: PatientsOption = 6,
+    ct_slices: CtSlicesOption = 20,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
@@ -37,7 +38,7 @@ def synth(
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo corpus and archive.")] = Path(
         "demo"),
-    workers: Annotated[int, typer.Option(help="Worker processes (0 = all cores).")] = 0,
+    workers: WorkersOption = 0,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Generate a sample archive and tonight's batch, index both, print the summaries."""

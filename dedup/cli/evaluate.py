@@ -7,23 +7,25 @@ from typing import Annotated
 
 import typer
 
-from dedup.cli.index import FormatOption
+from dedup.cli.options import CtSlicesOption, FormatOption, PatientsOption, WorkersOption
 from dedup.cli.output import Format, emit_json, emit_rows, log
 from dedup.config import Settings
+from dedup.errors import ExitCode
 
 
 def evaluate(
     seeds: Annotated[int, typer.Option(help="Labelled corpora to build (seeds 0..N-1).")] = 4,
-    patients: Annotated[int, typer.Option(help="Archived patients per corpus.")] = 6,
-    ct_slices: Annotated[int, typer.Option(help="Slices per CT series.")] = 4,
+    patients: PatientsOption = 6,
+    ct_slices: CtSlicesOption = 4,
     out: Annotated[Path | None, typer.Option(
         help="Keep the corpora and archives in this folder (default: a temporary one).")] = None,
     third_party: Annotated[bool, typer.Option(
         help="Add duplicates made by DCMTK, GDCM and dicognito (they must be installed).")
     ] = True,
-    workers: Annotated[int, typer.Option(help="Worker processes (0 = all cores).")] = 2,
+    workers: WorkersOption = 2,
     check: Annotated[bool, typer.Option(
-        help="Exit with status 1 when a precision or recall target is missed.")] = False,
+        help=f"Exit with status {ExitCode.ERROR:d} when a precision or recall target is "
+             "missed.")] = False,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Measure matching accuracy: precision, recall and F1 per kind, confusion matrix.
@@ -45,4 +47,4 @@ def evaluate(
         missed = result.missed_targets()
         typer.echo("\ntargets: " + ("all met" if not missed else "missed: " + "; ".join(missed)))
     if check and result.missed_targets():
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.ERROR)

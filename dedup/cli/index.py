@@ -8,19 +8,16 @@ from typing import Annotated
 import typer
 
 from dedup.batch.pipeline import index as run_index
+from dedup.cli.options import ArchiveOption, FormatOption, WorkersOption
 from dedup.cli.output import Format, emit_json, log, progress_reporter
 from dedup.config import Settings
 from dedup.records import RunSummary
-
-ArchiveOption = Annotated[Path, typer.Option("--archive", "-a", help="DuckDB archive file.",
-                                             envvar="DEDUP_ARCHIVE")]
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
 def index(
     paths: Annotated[list[Path], typer.Argument(help="Folders, files, zips or DICOMDIR media.")],
     archive: ArchiveOption = Path("archive.duckdb"),
-    workers: Annotated[int, typer.Option(help="Worker processes (0 = all cores).")] = 0,
+    workers: WorkersOption = 0,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Index DICOM studies: fingerprint new files and commit them to the archive."""

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from dedup.archive.db import Archive, batch_lock
-from dedup.cli.index import ArchiveOption, FormatOption
+from dedup.cli.options import ArchiveOption, FormatOption
 from dedup.cli.output import Format, emit_json, emit_rows
 from dedup.config import Settings
 from dedup.errors import UsageError

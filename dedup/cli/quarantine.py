@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dedup.archive.db import Archive
-from dedup.cli.index import ArchiveOption, FormatOption
+from dedup.cli.options import ArchiveOption, FormatOption
 from dedup.cli.output import Format, emit_rows
 
 

@@ -9,19 +9,19 @@ from typing import Annotated
 
 import typer
 
+from dedup.cli.options import PortOption, archive_option, config_option
 from dedup.cli.output import log
 from dedup.config import Settings
 
 
 def serve(
-    archive: Annotated[Path | None, typer.Option(
-        "--archive", "-a", help="DuckDB archive; its published snapshot is served "
-        "[default: the config's, else archive.duckdb]", envvar="DEDUP_ARCHIVE")] = None,
+    archive: Annotated[Path | None, archive_option(
+        "DuckDB archive; its published snapshot is served "
+        "[default: the config's, else archive.duckdb]")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
-    config: Annotated[Path | None, typer.Option(
-        help="TOML configuration (settings and the [service] tokens).",
-        envvar="DEDUP_CONFIG")] = None,
+    port: PortOption = 8080,
+    config: Annotated[Path | None, config_option(
+        "TOML configuration (settings and the [service] tokens).", short=False)] = None,
     tokens_file: Annotated[Path | None, typer.Option(
         help="File with one API token per line ('name:token' names the caller; mode 600).",
         envvar="DEDUP_TOKENS_FILE")] = None,
