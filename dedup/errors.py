@@ -14,29 +14,44 @@ class ExitCode(IntEnum):
     ``dedup check`` gives 3 its own meaning ("priors found", see ``dedup.cli.check``).
     """
 
-    def __new__(cls, code: int, meaning: str = "") -> ExitCode:
-        """One member: its number, and its meaning as the member's docstring."""
+    def __new__(cls, code: int, meaning: str = "", action: str = "") -> ExitCode:
+        """One member: its number, its meaning (the docstring) and what to do about it."""
         member = int.__new__(cls, code)
         member._value_ = code
         member.__doc__ = meaning
+        member.action = action
         return member
 
-    OK = 0, "ok"
+    action: str
+
+    OK = 0, "ok", "nothing"
     ERROR = 1, (
         "an error, reported on one line; for `dedup nightly` also partial: a source was "
-        "unreachable or PACS instances wait on the retry list (only with strict_sources, the "
-        "default), or inputs were quarantined (only with fail_on_quarantine)")
+        "unreachable or PACS instances wait on the retry list (only with `strict_sources`, "
+        "the default), or inputs were quarantined (only with `fail_on_quarantine`)"), (
+        "read the report; the next run retries what failed, `dedup quarantine` lists bad "
+        "inputs")
     PARTIAL = 1  # the same code: what `dedup nightly` means by it (see ERROR)
     USAGE = 2, ("configuration error or bad argument: every problem is listed; nothing was "
-                "done")
+                "done"), "fix the file or the arguments"
     ARCHIVE = 3, ("the archive cannot be opened (not a dedup archive, or written by a newer "
-                  "dedup)")
+                  "dedup)"), "check `archive`"
     NOTHING_DONE = 4, ("nothing could be done: every source unreachable, or no input could "
-                       "be indexed")
-    SOFTWARE = 70, "internal error: a bug; the report says so and the traceback is on stderr"
+                       "be indexed"), "check the sources"
+    SOFTWARE = 70, ("internal error: a bug; the report says so and the traceback is on "
+                    "stderr"), "report it"
     IO_ERROR = 74, ("disk full or I/O error while writing the archive or the spool; the "
-                    "archive keeps every batch committed before it")
-    LOCKED = 75, "another run holds the lock; nothing was done (cron may retry later)"
+                    "archive keeps every batch committed before it"), (
+        "free space and rerun: the run resumes")
+    LOCKED = 75, "another run holds the lock; nothing was done", (
+        "nothing (cron retries the next night)")
+
+
+def exit_code_table() -> str:
+    """The README's exit-code table, generated from :class:`ExitCode` (tested against it)."""
+    rows = ["| code | meaning | what to do |", "| --- | --- | --- |"]
+    rows += [f"| {code.value} | {code.__doc__} | {code.action} |" for code in ExitCode]
+    return "\n".join(rows)
 
 
 class DedupError(Exception):

@@ -3,19 +3,8 @@
 One call for cron or a systemd timer. It holds ``<archive>.nightly.lock`` for the whole run
 (a second nightly exits 75 at once), pulls each Orthanc source into the spool, indexes every
 configured source plus the spools in one :func:`dedup.batch.pipeline.index` run (which matches and
-publishes), and writes a JSON report next to the archive. Exit codes:
-
-====  ==================================================================================
-0     ok
-1     partial: a source was unreachable or instances are waiting on the retry list (when
-      ``strict_sources``), or inputs were quarantined (when ``fail_on_quarantine``)
-2     configuration error (nothing was done)
-3     the archive cannot be opened (not a dedup archive, newer schema)
-4     nothing could be done: every source unreachable, or no input could be indexed
-70    internal error (a bug: the report says so, the traceback is on stderr)
-74    local storage failed (disk full): the archive keeps its last committed batch
-75    another run holds the lock (nothing was done; cron may retry later)
-====  ==================================================================================
+publishes), and writes a JSON report next to the archive. Its exit codes are
+:class:`dedup.errors.ExitCode` (the one table; ``dedup nightly --help`` prints it).
 """
 
 from __future__ import annotations
@@ -127,7 +116,7 @@ def nightly(config: Config, progress: Progress | None = None) -> NightlyReport:
         with batch_lock(archive):
             pass  # fail fast, before pulling, if another writer holds the archive
         started = time.monotonic()
-        report = NightlyReport(status="failed", exit_code=1, archive=archive,
+        report = NightlyReport(status="failed", exit_code=ExitCode.ERROR, archive=archive,
                                started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), seconds=0.0,
                                config=str(config.path or ""))
         try:
