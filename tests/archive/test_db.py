@@ -6,15 +6,15 @@ import pytest
 
 from dedup.archive.db import Archive, batch_lock
 from dedup.archive.publish import PublishedReader, publish, published_path
-from dedup.archive.schema import current_version, migrate, migrations
+from dedup.archive.schema import migrations
 from dedup.errors import ArchiveError, ArchiveLocked
 
 
 def test_new_archive_is_migrated_to_the_newest_schema(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "a.duckdb") as archive:
         newest = migrations()[-1][0]
-        assert current_version(archive) == newest
-        assert migrate(archive) == newest  # idempotent
+        assert archive.schema_version() == newest
+        assert archive.migrate() == newest  # idempotent
         assert archive.scalar("SELECT count(*) FROM schema_version") == len(migrations())
 
 
