@@ -233,14 +233,11 @@ def assign_families(archive: Archive, mapping: ProcedureRules) -> int:
         fam = cache[values]
         out.append({"study_key": key, "family": fam.family, "known": fam.known,
                     "rule": fam.rule, "mapping": mapping.version})
-    archive.register("new_families", pl.DataFrame(out, schema={
-        "study_key": pl.Int64, "family": pl.String, "known": pl.Boolean, "rule": pl.String,
-        "mapping": pl.String}))
-    try:
-        archive.execute("INSERT OR REPLACE INTO study_procedures BY NAME "
-                        "SELECT * FROM new_families")
-    finally:
-        archive.unregister("new_families")
+    families = pl.DataFrame(out, schema={"study_key": pl.Int64, "family": pl.String,
+                                         "known": pl.Boolean, "rule": pl.String,
+                                         "mapping": pl.String})
+    with archive.registered(new_families=families):
+        archive.script("store_families")
     return len(out)
 
 
