@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pydicom import dcmread
 
-from dedup.evaluate import KINDS, NEAR_KEEP, anonymise
+from dedup.evaluate import KINDS
+from dedup.synth.copies import NEAR_KEEP, anonymise
 from tests.conftest import dedup_cli, shipped
 
 
