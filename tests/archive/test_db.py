@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from dedup.archive.db import Archive, batch_lock
-from dedup.archive.publish import PublishedReader, publish, published_path
 from dedup.archive.schema import migrations
 from dedup.errors import ArchiveError, ArchiveLocked
 
@@ -51,21 +50,3 @@ def test_batch_lock_is_exclusive_and_released(tmp_path: Path) -> None:
         pass
     with batch_lock(path):  # released
         pass
-
-
-def test_published_snapshot_is_picked_up_without_restart(tmp_path: Path) -> None:
-    path = tmp_path / "a.duckdb"
-    reader = PublishedReader(path)
-    with pytest.raises(ArchiveError, match="no published archive"):
-        reader.archive()
-    with Archive.open(path) as archive:
-        archive.execute("INSERT INTO settings VALUES ('generation', '1')")
-        publish(archive)
-        assert reader.archive().scalar("SELECT value FROM settings") == "1"
-        # the writer keeps its lock on the live file; the reader is unaffected
-        archive.execute("UPDATE settings SET value = '2'")
-        assert reader.archive().scalar("SELECT value FROM settings") == "1"
-        publish(archive)
-    assert reader.archive().scalar("SELECT value FROM settings") == "2"
-    assert published_path(path).exists()
-    reader.close()
