@@ -62,15 +62,6 @@ class FamilyRule:
 
 
 @dataclass(frozen=True, slots=True)
-class Family:
-    """A study's family and how it was found (``rule`` never holds patient data)."""
-
-    family: str
-    known: bool
-    rule: str
-
-
-@dataclass(frozen=True, slots=True)
 class ProcedureRules:
     """The family rules and look-back windows in force, with a version (content hash)."""
 
@@ -157,6 +148,15 @@ def modality_group(modalities: str) -> str:
         if modality in values:
             return group
     return values[0] if values else "OT"
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A study's family and how it was found (``rule`` never holds patient data)."""
+
+    family: str
+    known: bool
+    rule: str
 
 
 def classify_procedure(rules: Iterable[FamilyRule], modalities: str, body_part: str = "",
