@@ -98,19 +98,12 @@ def third_party(archive_dir: Path, incoming: Path, seed: int) -> tuple[list[Labe
 
     """
     pool = studies_by_modality(archive_dir)
-    labels = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         uid, folder = pool["CT"][-1]
         transcode(folder, incoming / f"tp-exact-{seed}", ["dcmcrle"])
-        labels.append(Label(uid, "exact", uid, "DCMTK dcmcrle re-send, same UIDs"))
-        for n, (family, tool, name) in enumerate(_SAME_CONTENT):
-            uid, folder = pool[family][-1 - n % len(pool[family])]
-            anonymised = work / f"same-content-{n}"
-            # the dicognito seeds are those the published figures were made with
-            new = anonymise(folder, anonymised, f"sc{seed}{n}")
-            transcode(anonymised, incoming / f"tp-same-content-{n}-{seed}", tool)
-            labels.append(Label(new, "same-content", uid, f"dicognito + {name}"))
+        labels = [Label(uid, "exact", uid, "DCMTK dcmcrle re-send, same UIDs")]
+        labels += _same_content(pool, work, incoming, seed)
         uid, folder = pool["MR"][0]
         (work / "sub").mkdir()
         for series in ("1", "2"):
@@ -128,3 +121,17 @@ def third_party(archive_dir: Path, incoming: Path, seed: int) -> tuple[list[Labe
         shifted = [Label(new, "near", uid, "dicognito shifting dates and times + GDCM j2k "
                                            "lossy q80")]
     return labels, shifted
+
+
+def _same_content(pool: dict[str, list[tuple[str, Path]]], work: Path, incoming: Path,
+                  seed: int) -> list[Label]:
+    """Same-content copies: ``dicognito`` with new UIDs, then a lossless transcoder."""
+    labels = []
+    for n, (family, tool, name) in enumerate(_SAME_CONTENT):
+        uid, folder = pool[family][-1 - n % len(pool[family])]
+        anonymised = work / f"same-content-{n}"
+        # the dicognito seeds are those the published figures were made with
+        new = anonymise(folder, anonymised, f"sc{seed}{n}")
+        transcode(anonymised, incoming / f"tp-same-content-{n}-{seed}", tool)
+        labels.append(Label(new, "same-content", uid, f"dicognito + {name}"))
+    return labels
