@@ -23,7 +23,7 @@ import polars as pl
 from dedup.archive.db import Archive, batch_lock
 from dedup.archive.publish import publish
 from dedup.archive.writer import BatchCounts, commit_batch
-from dedup.batch.runs import RunTotals, check_signature_settings, finish_run, start_run
+from dedup.batch.runs import RunTotals, check_signature_settings, recorded_run
 from dedup.check.log import fold_check_log
 from dedup.config import Settings
 from dedup.errors import NothingDone
@@ -60,24 +60,16 @@ def index(paths: Iterable[str | Path], settings: Settings,
     loader.start()
     with batch_lock(settings.archive), Archive.open(settings.archive) as archive:
         check_signature_settings(archive, settings)
-        run_id = start_run(archive, "index")
         totals = RunTotals()
-        status = "failed"
-        try:
+        with recorded_run(archive, "index", totals) as run_id:
             _commit_all(archive, run_id, _stream(paths, archive.cursor(), settings), settings,
                         totals, progress, loader)
             matched = match(archive, settings, run_id=run_id)
             totals.duplicates = {**matched.duplicates, "exact": matched.exact}
-            status = "ok"
-        except KeyboardInterrupt:
-            status = "interrupted"
-            raise
-        finally:
-            finish_run(archive, run_id, status, totals)
         fold_check_log(archive)  # checks and outcomes the service logged since the last run
         if settings.publish:
             publish(archive)
-        summary = totals.summary(run_id, status, time.monotonic() - started)
+        summary = totals.summary(run_id, "ok", time.monotonic() - started)
     if summary.files and not (summary.instances or summary.recognised or summary.skipped):
         raise NothingDone(f"none of {summary.files} inputs could be indexed "
                           f"({_reasons_text(summary.quarantine_reasons)}); "

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import platform
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from dedup import __version__
 from dedup.archive.db import Archive
@@ -38,6 +40,25 @@ def check_signature_settings(archive: Archive, settings: Settings) -> None:
         with archive.transaction():
             for name, value in wanted.items():
                 archive.run("archive_setting_insert", [name, value])
+
+
+@contextmanager
+def recorded_run(archive: Archive, command: str, totals: RunTotals) -> Iterator[int]:
+    """Record a run around the block and yield its id.
+
+    The run is closed ``ok`` when the block ends, ``interrupted`` on Ctrl-C and ``failed``
+    on any other exception (which propagates), with the counts in ``totals``.
+    """
+    run_id = start_run(archive, command)
+    status = "failed"
+    try:
+        yield run_id
+        status = "ok"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        finish_run(archive, run_id, status, totals)
 
 
 def start_run(archive: Archive, command: str) -> int:
