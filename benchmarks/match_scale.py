@@ -22,6 +22,8 @@ import numpy as np
 import polars as pl
 
 from dedup.archive.db import Archive
+from dedup.archive.writer import replace_signatures
+from dedup.match.candidates import queued
 
 PERM, BANDS, THRESHOLD = 128, 32, 0.5
 
@@ -52,21 +54,16 @@ def build(archive: Archive, archived: int, incoming: int, rng: np.random.Generat
     keys = np.arange(1, archived + incoming + 1, dtype=np.int64)
     for start in range(0, len(keys), 200_000):
         part = slice(start, start + 200_000)
-        archive.register("rows", band_rows(keys[part], sigs[part]))
-        archive.execute("INSERT INTO lsh_bands SELECT * FROM rows")
-        archive.register("rows", pl.DataFrame({
-            "study_key": keys[part], "kind": "pixel",
-            "signature": [s.tobytes() for s in sigs[part]]}))
-        archive.execute("INSERT INTO fingerprints SELECT * FROM rows")
-        archive.unregister("rows")
+        signatures = pl.DataFrame({"study_key": keys[part], "kind": "pixel",
+                                   "signature": [s.tobytes() for s in sigs[part]]})
+        replace_signatures(archive, signatures, band_rows(keys[part], sigs[part]))
     return sigs
 
 
 def lsh_match(archive: Archive, sigs: np.ndarray, queue: np.ndarray) -> set[tuple[int, int]]:
     """The product's band join, then exact verification on the candidates' signatures."""
-    archive.register("match_queue", pl.DataFrame({"study_key": queue}))
-    pairs = archive.run("band_candidates")
-    archive.unregister("match_queue")
+    with queued(archive, queue.tolist()):
+        pairs = archive.run("band_candidates")
     a = pairs["study_key"].to_numpy() - 1
     b = pairs["other_key"].to_numpy() - 1
     jaccard = (sigs[a] == sigs[b]).mean(axis=1)

@@ -1,14 +1,8 @@
 """Matching accuracy on labelled corpora: precision, recall, F1 per kind, confusion matrix.
 
 Each corpus is :func:`dedup.synth.make_corpus` (duplicates of every kind made by pydicom plus
-look-alike negatives) and, on top, duplicates made with third-party tools:
-
-* exact: DCMTK ``dcmcrle`` re-encodes a whole study as RLE, same UIDs (a transcoded re-send);
-* same-content: ``dicognito`` (PyPI) re-identifies with new UIDs, then GDCM ``gdcmconv --j2k``
-  (lossless JPEG 2000) or DCMTK ``dcmcjpeg +e1`` (lossless JPEG) transcodes;
-* partial: ``dicognito`` on a subset of the series;
-* near: ``dicognito`` keeping the acquisition dates and times, then
-  ``gdcmconv --j2k --lossy -q 80``.
+look-alike negatives) and, on top, duplicates made with third-party tools (DCMTK, GDCM and
+dicognito; see :mod:`dedup.synth.copies`).
 
 Besides the labelled kinds, each corpus gets one lossy copy whose dates and times
 ``dicognito`` shifted (its default de-identification). Such a copy is out of scope for
@@ -17,15 +11,12 @@ acquisition times are the only header evidence that tells a copy from a new acqu
 the same protocol, and they are gone. These copies are reported apart (found, missed, or
 wrongly called another kind), so the limitation stays measured.
 
-The library part of ``dedup eval`` and ``benchmarks/eval_matching.py``.
+The library part of ``dedup eval`` and ``benchmarks/eval_matching.py``. It reads the
+archives it builds through :class:`dedup.archive.db.Archive`, read-only.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -33,13 +24,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import duckdb
-from pydicom import dcmread
-
+from dedup.archive.db import Archive
 from dedup.batch.pipeline import index
 from dedup.config import Settings
 from dedup.errors import UsageError
 from dedup.synth import Label, make_corpus
+from dedup.synth.copies import missing_tools, third_party
 
 KINDS = ("exact", "same-content", "partial", "near", "repeat")
 LABELS = (*KINDS, "negative")
@@ -51,104 +41,11 @@ PRECISION_TARGET = 0.99
 RECALL_TARGETS = {"exact": 0.98, "same-content": 0.98, "partial": 0.98, "near": 0.95,
                   "repeat": 0.95}
 
-TOOLS = ("dcmcrle", "dcmcjpeg", "gdcmconv")
-NEAR_TOOL = ["gdcmconv", "--j2k", "--lossy", "-q", "80"]
-#: What the labelled near copies keep: the acquisition timing a lossy copy for sharing has.
-NEAR_KEEP = ("AcquisitionTime", "ContentTime", "StationName")
-
-
-def missing_tools() -> list[str]:
-    """The third-party tools the evaluation needs that are not installed."""
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if importlib.util.find_spec("dicognito") is None:
-        missing.append("dicognito")
-    return missing
-
-
-def _run(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True)
-
-
-def studies_by_modality(archive_dir: Path) -> dict[str, list[tuple[str, Path]]]:
-    """Archived study folders by modality family (CR and DX are XR), in folder order."""
-    out: dict[str, list[tuple[str, Path]]] = {}
-    for folder in sorted(p for p in archive_dir.iterdir() if p.is_dir()):
-        ds = dcmread(next(folder.rglob("*.dcm")), stop_before_pixels=True)
-        family = {"CR": "XR", "DX": "XR"}.get(ds.Modality, ds.Modality)
-        out.setdefault(family, []).append((ds.StudyInstanceUID, folder))
-    return out
-
-
-def anonymise(src: Path, dest: Path, seed: str, keep: Iterable[str] = ()) -> str:
-    """Run dicognito with new UIDs (consistent within the call); return the new study UID.
-
-    ``keep`` names elements to retain. dicognito shifts every date together with its time
-    (``AcquisitionDate`` moves ``AcquisitionTime``), so ``--keep AcquisitionTime`` alone is
-    overridden; a kept ``...Time`` therefore keeps its ``...Date`` too.
-    """
-    kept = list(dict.fromkeys(keep))
-    kept += [name[:-4] + "Date" for name in kept
-             if name.endswith("Time") and name[:-4] + "Date" not in kept]
-    args = [sys.executable, "-m", "dicognito", "--quiet", "--seed", seed, "-o", str(dest)]
-    for element in kept:
-        args += ["--keep", element]
-    _run(*args, str(src))
-    return str(dcmread(next(dest.rglob("*.dcm")), stop_before_pixels=True).StudyInstanceUID)
-
-
-def transcode(src: Path, dest: Path, tool: list[str]) -> None:
-    """Run a command-line transcoder (``tool IN OUT``) on every file of a folder tree."""
-    for path in sorted(src.rglob("*.dcm")):
-        out = dest / path.relative_to(src)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _run(*tool, str(path), str(out))
-
-
-def third_party(archive_dir: Path, incoming: Path, seed: int) -> tuple[list[Label], list[Label]]:
-    """Duplicates made by DCMTK, GDCM and dicognito (see the module docstring).
-
-    Returns:
-        The labelled duplicates, and the date-shifted lossy copies (reported apart).
-
-    """
-    pool = studies_by_modality(archive_dir)
-    labels = []
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        uid, folder = pool["CT"][-1]
-        transcode(folder, incoming / f"tp-exact-{seed}", ["dcmcrle"])
-        labels.append(Label(uid, "exact", uid, "DCMTK dcmcrle re-send, same UIDs"))
-        for n, (family, tool, name) in enumerate((
-                ("MR", ["gdcmconv", "--j2k"], "GDCM j2k lossless"),
-                ("CT", ["dcmcjpeg", "+e1"], "DCMTK jpeg lossless"))):
-            uid, folder = pool[family][-1 - n % len(pool[family])]
-            new = anonymise(folder, work / f"sc{n}", f"sc{seed}{n}")
-            transcode(work / f"sc{n}", incoming / f"tp-sc{n}-{seed}", tool)
-            labels.append(Label(new, "same-content", uid, f"dicognito + {name}"))
-        uid, folder = pool["MR"][0]
-        (work / "sub").mkdir()
-        for series in ("1", "2"):
-            shutil.copytree(folder / series, work / "sub" / series)
-        new = anonymise(work / "sub", incoming / f"tp-partial-{seed}", f"p{seed}")
-        labels.append(Label(new, "partial", uid, "dicognito on 2 of 3 series"))
-        uid, folder = pool["MR"][-1]
-        new = anonymise(folder, work / "near", f"n{seed}", NEAR_KEEP)
-        transcode(work / "near", incoming / f"tp-near-{seed}", NEAR_TOOL)
-        labels.append(Label(new, "near", uid, "dicognito keeping acquisition times + GDCM "
-                                              "j2k lossy q80"))
-        uid, folder = pool["MR"][1 % len(pool["MR"])]
-        new = anonymise(folder, work / "shifted", f"s{seed}")
-        transcode(work / "shifted", incoming / f"tp-shifted-{seed}", NEAR_TOOL)
-        shifted = [Label(new, "near", uid, "dicognito shifting dates and times + GDCM j2k "
-                                           "lossy q80")]
-    return labels, shifted
-
 
 def predictions(archive: Path) -> list[tuple[str, str, str]]:
     """Every ``(study_uid, duplicate_of_study_uid, kind)`` row of an archive."""
-    with duckdb.connect(str(archive), read_only=True) as con:
-        return con.execute("SELECT study_uid, duplicate_of_study_uid, kind "
-                           "FROM duplicates").fetchall()
+    with Archive.open(archive, read_only=True) as db:
+        return list(db.run("duplicate_pairs").iter_rows())
 
 
 def judge(labels: Iterable[Label], rows: list[tuple[str, str, str]], archived: set[str]
@@ -197,8 +94,8 @@ def one_corpus(out: Path, seed: int, *, patients: int = 6, ct_slices: int = 4,
     base = settings or Settings(workers=2)
     run_settings = replace(base, archive=str(archive), publish=False)
     index([corpus.archive_dir], run_settings)
-    with duckdb.connect(str(archive), read_only=True) as con:
-        archived = {r[0] for r in con.execute("SELECT study_uid FROM studies").fetchall()}
+    with Archive.open(archive, read_only=True) as db:
+        archived = set(db.run("study_uids")["study_uid"].to_list())
     index([corpus.incoming_dir], run_settings)
     rows = predictions(archive)
     results, flags = judge(labels, rows, archived)

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from dedup.archive.schema import pending_migrations
 from dedup.errors import ArchiveError, ArchiveLocked
 
 
@@ -68,10 +69,32 @@ class Archive:
             raise ArchiveError(f"{path!r} is not a DuckDB archive: {exc}") from None
         archive = cls(con, path)
         if not read_only:
-            from dedup.archive.schema import migrate
-
-            migrate(archive)
+            archive.migrate()
         return archive
+
+    def schema_version(self) -> int:
+        """The archive's schema version (0 for an empty database)."""
+        if not self.value("schema_version_table"):
+            return 0
+        return int(self.value("schema_version"))
+
+    def migrate(self) -> int:
+        """Bring the archive to the newest schema, each migration in its own transaction.
+
+        Returns:
+            The schema version after migrating.
+
+        Raises:
+            ArchiveError: the archive was written by a newer dedup.
+
+        """
+        version = self.schema_version()
+        for number, name in pending_migrations(version):
+            with self.transaction():
+                self.script(name)
+                self.run("schema_version_insert", [number, name])
+            version = number
+        return version
 
     def cursor(self) -> Archive:
         """Another connection to the same database, for use from another thread."""
@@ -105,6 +128,10 @@ class Archive:
         """Run the named query file and return its rows."""
         return self.query(named_sql(name), params)
 
+    def value(self, name: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+        """Run the named query file and return the first column of its first row (or None)."""
+        return self.scalar(named_sql(name), params)
+
     def script(self, name: str) -> None:
         """Run every statement of a named SQL file (DDL, batch steps over registered frames)."""
         for statement in _statements(named_sql(name)):
@@ -119,15 +146,30 @@ class Archive:
         self.con.unregister(name)
 
     @contextmanager
+    def registered(self, **frames: pl.DataFrame) -> Iterator[Archive]:
+        """Expose each frame to SQL as a view named for its keyword, for the block only."""
+        try:
+            for name, frame in frames.items():
+                self.register(name, frame)
+            yield self
+        finally:
+            for name in frames:
+                self.unregister(name)
+
+    @contextmanager
     def transaction(self) -> Iterator[Archive]:
         """All statements inside commit together or not at all."""
-        self.execute("BEGIN TRANSACTION")
+        self.con.begin()
         try:
             yield self
         except BaseException:
-            self.execute("ROLLBACK")
+            self.con.rollback()
             raise
-        self.execute("COMMIT")
+        self.con.commit()
+
+    def checkpoint(self) -> None:
+        """Write the write-ahead log into the database file (before copying the file)."""
+        self.con.checkpoint()
 
 
 def _statements(script: str) -> list[str]:

@@ -38,7 +38,7 @@ def publish(archive: Archive, keep: int = 3) -> Path:
         The published link's path.
 
     """
-    archive.execute("CHECKPOINT")
+    archive.checkpoint()
     link = published_path(archive.path)
     folder = link.with_name(Path(archive.path).name + ".snapshots")
     folder.mkdir(exist_ok=True)

@@ -1,10 +1,13 @@
-"""Schema migrations: ``sql/NNNN_*.sql`` files applied in order, recorded in schema_version."""
+"""Schema migrations: which ``sql/NNNN_*.sql`` files exist and which an archive still needs.
+
+Pure discovery only: :meth:`dedup.archive.db.Archive.migrate` applies the migrations, each in
+its own transaction, and records them in ``schema_version``.
+"""
 
 from __future__ import annotations
 
 from importlib import resources
 
-from dedup.archive.db import Archive
 from dedup.errors import ArchiveError
 
 
@@ -15,38 +18,16 @@ def migrations() -> list[tuple[int, str]]:
     return [(int(name[:4]), name) for name in names]
 
 
-def current_version(archive: Archive) -> int:
-    """The archive's schema version (0 for an empty database)."""
-    exists = archive.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'")
-    if not exists:
-        return 0
-    return int(archive.scalar("SELECT coalesce(max(version), 0) FROM schema_version"))
-
-
-def migrate(archive: Archive) -> int:
-    """Bring the archive to the newest schema, each migration in its own transaction.
-
-    Returns:
-        The schema version after migrating.
+def pending_migrations(version: int) -> list[tuple[int, str]]:
+    """The migrations an archive at schema ``version`` still needs, in order.
 
     Raises:
         ArchiveError: the archive was written by a newer dedup.
 
     """
     shipped = migrations()
-    version = current_version(archive)
     newest = shipped[-1][0]
     if version > newest:
         raise ArchiveError(f"archive schema version {version} is newer than this dedup "
                            f"({newest}); upgrade dedup")
-    for number, name in shipped:
-        if number <= version:
-            continue
-        with archive.transaction():
-            if number == 1:
-                archive.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
-                                "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)")
-            archive.script(name)
-            archive.execute("INSERT INTO schema_version VALUES (?, ?, now())", [number, name])
-    return max(version, newest)
+    return [(number, name) for number, name in shipped if number > version]

@@ -41,20 +41,13 @@ def commit_batch(archive: Archive, run_id: int, results: list[Instance | Quarant
     new, copies, conflicts = _classify(archive, instances)
     quarantined += conflicts
     counts = _counts(new, copies, quarantined)
-    _register(archive, run_id, new, copies, quarantined)
-    try:
-        with archive.transaction():
-            archive.script("commit_batch")
-            _update_signatures(archive, new, settings)
-            archive.execute(
-                "UPDATE runs SET files = files + ?, instances = instances + ?, "
-                "bytes = bytes + ?, recognised = recognised + ?, quarantined = quarantined + ?, "
-                "skipped = skipped + ? WHERE run_id = ?",
-                [len(results) + skipped, counts.instances, counts.bytes, counts.recognised,
-                 counts.quarantined, skipped, run_id])
-    finally:
-        for view in ("batch_new", "batch_copies", "batch_quarantine"):
-            archive.unregister(view)
+    with archive.registered(**_batch_views(run_id, new, copies, quarantined)), \
+            archive.transaction():
+        archive.script("commit_batch")
+        _update_signatures(archive, new, settings)
+        archive.run("run_batch_counts", [len(results) + skipped, counts.instances, counts.bytes,
+                                         counts.recognised, counts.quarantined, skipped,
+                                         run_id])
     return counts
 
 
@@ -76,16 +69,9 @@ def _classify(archive: Archive, instances: list[Instance]
     keys = pl.DataFrame({"sop_uid": [i.sop_uid for i in instances],
                          "file_hash": [i.file_hash for i in instances]},
                         schema={"sop_uid": pl.String, "file_hash": pl.Binary})
-    archive.register("batch_keys", keys)
-    try:
-        by_uid = {r[0]: r[1] for r in archive.query(
-            "SELECT sop_uid, pixel_hash FROM instances "
-            "WHERE sop_uid IN (SELECT sop_uid FROM batch_keys)").iter_rows()}
-        by_hash = {r[0] for r in archive.query(
-            "SELECT DISTINCT file_hash FROM files WHERE instance_key IS NOT NULL "
-            "AND file_hash IN (SELECT file_hash FROM batch_keys)").iter_rows()}
-    finally:
-        archive.unregister("batch_keys")
+    with archive.registered(batch_keys=keys):
+        by_uid = dict(archive.run("batch_archived_uids").iter_rows())
+        by_hash = set(archive.run("batch_archived_files")["file_hash"].to_list())
     new, copies, conflicts = [], [], []
     batch_uids: dict[str, Instance] = {}
     for inst in instances:
@@ -105,25 +91,27 @@ def _classify(archive: Archive, instances: list[Instance]
     return new, copies, conflicts
 
 
-def _register(archive: Archive, run_id: int, new: list[Instance],
-              copies: list[Instance], quarantined: list[Quarantined]) -> None:
-    rows = [_instance_row(i, n) for n, i in enumerate(new)]
-    archive.register("batch_new", pl.DataFrame(rows, schema=_NEW_SCHEMA).with_columns(
-        run_id=pl.lit(run_id, pl.Int64)))
-    archive.register("batch_copies", pl.DataFrame(
-        [{"location": i.location.key, "size": i.location.size, "mtime": i.location.mtime,
-          "file_hash": i.file_hash, "sop_uid": i.sop_uid} for i in copies],
-        schema={"location": pl.String, "size": pl.Int64, "mtime": pl.Float64,
-                "file_hash": pl.Binary, "sop_uid": pl.String},
-    ).with_columns(run_id=pl.lit(run_id, pl.Int64)))
+def _batch_views(run_id: int, new: list[Instance], copies: list[Instance],
+                 quarantined: list[Quarantined]) -> dict[str, pl.DataFrame]:
+    """The views ``commit_batch.sql`` reads: batch_new, batch_copies, batch_quarantine."""
+    run = pl.lit(run_id, pl.Int64)
     unique_q = {(q.location.key, q.reason.value): q for q in quarantined}
-    archive.register("batch_quarantine", pl.DataFrame(
-        [{"location": loc, "reason": reason, "detail": q.detail, "size": q.location.size,
-          "mtime": q.location.mtime, "remember": q.reason not in _RETRY}
-         for (loc, reason), q in unique_q.items()],
-        schema={"location": pl.String, "reason": pl.String, "detail": pl.String,
-                "size": pl.Int64, "mtime": pl.Float64, "remember": pl.Boolean},
-    ).with_columns(run_id=pl.lit(run_id, pl.Int64)))
+    return {
+        "batch_new": pl.DataFrame([_instance_row(i, n) for n, i in enumerate(new)],
+                                  schema=_NEW_SCHEMA).with_columns(run_id=run),
+        "batch_copies": pl.DataFrame(
+            [{"location": i.location.key, "size": i.location.size, "mtime": i.location.mtime,
+              "file_hash": i.file_hash, "sop_uid": i.sop_uid} for i in copies],
+            schema={"location": pl.String, "size": pl.Int64, "mtime": pl.Float64,
+                    "file_hash": pl.Binary, "sop_uid": pl.String}).with_columns(run_id=run),
+        "batch_quarantine": pl.DataFrame(
+            [{"location": loc, "reason": reason, "detail": q.detail, "size": q.location.size,
+              "mtime": q.location.mtime, "remember": q.reason not in _RETRY}
+             for (loc, reason), q in unique_q.items()],
+            schema={"location": pl.String, "reason": pl.String, "detail": pl.String,
+                    "size": pl.Int64, "mtime": pl.Float64, "remember": pl.Boolean},
+        ).with_columns(run_id=run),
+    }
 
 
 _NEW_SCHEMA = {
@@ -157,11 +145,9 @@ def _update_signatures(archive: Archive, new: list[Instance], settings: Settings
         tokens[inst.study_uid]["header"].update(t.encode() for t in inst.tokens)
         if inst.pixel_hash is not None and not inst.blank:  # a blank frame links nothing
             tokens[inst.study_uid]["pixel"].add(inst.pixel_hash)
-    keys = dict(archive.query("SELECT study_uid, study_key FROM studies WHERE study_uid IN "
-                              "(SELECT DISTINCT study_uid FROM batch_new)").iter_rows())
-    old = {(k, kind): from_blob(sig) for k, kind, sig in archive.query(
-        "SELECT study_key, kind, signature FROM fingerprints WHERE study_key IN "
-        "(SELECT s.study_key FROM studies AS s JOIN batch_new USING (study_uid))").iter_rows()}
+    keys = dict(archive.run("batch_study_keys").iter_rows())
+    old = {(k, kind): from_blob(sig)
+           for k, kind, sig in archive.run("batch_signatures").iter_rows()}
     sigs, bands = [], []
     for uid, kinds in tokens.items():
         for kind, values in kinds.items():
@@ -169,20 +155,25 @@ def _update_signatures(archive: Archive, new: list[Instance], settings: Settings
             sigs.append({"study_key": keys[uid], "kind": kind, "signature": to_blob(sig)})
             bands += [{"study_key": keys[uid], "kind": kind, "band": b, "band_key": key}
                       for b, key in enumerate(band_keys(sig, settings.lsh_bands))]
-    _replace_rows(archive, "fingerprints", pl.DataFrame(sigs, schema={
-        "study_key": pl.Int64, "kind": pl.String, "signature": pl.Binary}))
-    _replace_rows(archive, "lsh_bands", pl.DataFrame(bands, schema={
-        "study_key": pl.Int64, "kind": pl.String, "band": pl.Int16, "band_key": pl.Int64}))
+    replace_signatures(archive, pl.DataFrame(sigs, schema=SIGNATURE_SCHEMA),
+                       pl.DataFrame(bands, schema=BAND_SCHEMA))
 
 
-def _replace_rows(archive: Archive, table: str, frame: pl.DataFrame) -> None:
-    archive.register("batch_rows", frame)
-    try:
-        archive.execute(f"DELETE FROM {table} WHERE study_key IN "
-                        "(SELECT DISTINCT study_key FROM batch_rows)")
-        archive.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch_rows")
-    finally:
-        archive.unregister("batch_rows")
+SIGNATURE_SCHEMA = {"study_key": pl.Int64, "kind": pl.String, "signature": pl.Binary}
+BAND_SCHEMA = {"study_key": pl.Int64, "kind": pl.String, "band": pl.Int16, "band_key": pl.Int64}
+
+
+def replace_signatures(archive: Archive, signatures: pl.DataFrame, bands: pl.DataFrame) -> None:
+    """Replace the stored signatures and LSH band rows of the studies in the frames.
+
+    Args:
+        archive: a writable archive (inside the caller's transaction, if any).
+        signatures: rows of :data:`SIGNATURE_SCHEMA`.
+        bands: rows of :data:`BAND_SCHEMA`.
+
+    """
+    with archive.registered(batch_fingerprints=signatures, batch_bands=bands):
+        archive.script("batch_replace_signatures")
 
 
 def _counts(new: list[Instance], copies: list[Instance],

@@ -10,10 +10,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import multiprocessing
-import platform
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import islice
@@ -21,13 +20,13 @@ from pathlib import Path
 
 import polars as pl
 
-from dedup import __version__
 from dedup.archive.db import Archive, batch_lock
 from dedup.archive.publish import publish
 from dedup.archive.writer import BatchCounts, commit_batch
+from dedup.batch.runs import RunTotals, check_signature_settings, recorded_run
 from dedup.check.log import fold_check_log
 from dedup.config import Settings
-from dedup.errors import NothingDone, UsageError
+from dedup.errors import NothingDone
 from dedup.fingerprint.instance import fingerprint_location, fingerprint_many
 from dedup.ingest.sources import walk
 from dedup.match import match
@@ -60,25 +59,17 @@ def index(paths: Iterable[str | Path], settings: Settings,
     loader = threading.Thread(target=_preload, name="dedup-preload", daemon=True)
     loader.start()
     with batch_lock(settings.archive), Archive.open(settings.archive) as archive:
-        _check_signature_settings(archive, settings)
-        run_id = start_run(archive, "index")
-        totals = _Totals()
-        status = "failed"
-        try:
+        check_signature_settings(archive, settings)
+        totals = RunTotals()
+        with recorded_run(archive, "index", totals) as run_id:
             _commit_all(archive, run_id, _stream(paths, archive.cursor(), settings), settings,
                         totals, progress, loader)
             matched = match(archive, settings, run_id=run_id)
             totals.duplicates = {**matched.duplicates, "exact": matched.exact}
-            status = "ok"
-        except KeyboardInterrupt:
-            status = "interrupted"
-            raise
-        finally:
-            finish_run(archive, run_id, status, totals)
         fold_check_log(archive)  # checks and outcomes the service logged since the last run
         if settings.publish:
             publish(archive)
-        summary = totals.summary(run_id, status, time.monotonic() - started)
+        summary = totals.summary(run_id, "ok", time.monotonic() - started)
     if summary.files and not (summary.instances or summary.recognised or summary.skipped):
         raise NothingDone(f"none of {summary.files} inputs could be indexed "
                           f"({_reasons_text(summary.quarantine_reasons)}); "
@@ -87,7 +78,7 @@ def index(paths: Iterable[str | Path], settings: Settings,
 
 
 def _commit_all(archive: Archive, run_id: int, items: Iterator[_Item], settings: Settings,
-                totals: _Totals, progress: Progress | None, loader: threading.Thread) -> None:
+                totals: RunTotals, progress: Progress | None, loader: threading.Thread) -> None:
     """Commit batches in a writer thread while the next batch is read and fingerprinted.
 
     The first commit waits for the background imports, so no module is ever imported by
@@ -117,67 +108,6 @@ def _preload() -> None:
     for module in ("datasketch", "splink"):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
-
-
-def start_run(archive: Archive, command: str) -> int:
-    """Record a new run (closing runs a crash left 'running') and return its id."""
-    with archive.transaction():
-        archive.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
-        run_id = int(archive.scalar("SELECT nextval('run_ids')"))
-        archive.execute("INSERT INTO runs (run_id, command, started_at, status, version, host) "
-                        "VALUES (?, ?, now(), 'running', ?, ?)",
-                        [run_id, command, __version__, platform.node()])
-    return run_id
-
-
-def finish_run(archive: Archive, run_id: int, status: str, totals: _Totals) -> None:
-    """Close a run with its final status and distinct study/series counts."""
-    archive.execute("UPDATE runs SET ended_at = now(), status = ?, studies = ?, series = ? "
-                    "WHERE run_id = ?",
-                    [status, len(totals.studies), len(totals.series), run_id])
-
-
-def _check_signature_settings(archive: Archive, settings: Settings) -> None:
-    wanted = {"num_perm": str(settings.num_perm), "lsh_bands": str(settings.lsh_bands)}
-    stored = dict(archive.query("SELECT name, value FROM settings").iter_rows())
-    for name, value in wanted.items():
-        if name in stored and stored[name] != value:
-            raise UsageError(f"this archive was built with {name}={stored[name]}, not {value}; "
-                             f"use {name}={stored[name]} or a new archive")
-    if not stored:
-        with archive.transaction():
-            for name, value in wanted.items():
-                archive.execute("INSERT INTO settings VALUES (?, ?)", [name, value])
-
-
-class _Totals:
-    def __init__(self) -> None:
-        self.inputs = self.instances = self.bytes = self.recognised = 0
-        self.skipped = self.quarantined = 0
-        self.studies: set[str] = set()
-        self.series: set[str] = set()
-        self.reasons: dict[str, int] = defaultdict(int)
-        self.duplicates: dict[str, int] = {}
-
-    def add(self, counts: BatchCounts, skipped: int) -> None:
-        self.inputs += counts.instances + counts.recognised + counts.quarantined + skipped
-        self.instances += counts.instances
-        self.bytes += counts.bytes
-        self.recognised += counts.recognised
-        self.quarantined += counts.quarantined
-        self.skipped += skipped
-        self.studies |= counts.studies
-        self.series |= counts.series
-        for reason, n in counts.reasons.items():
-            self.reasons[reason] += n
-
-    def summary(self, run_id: int, status: str, seconds: float) -> RunSummary:
-        return RunSummary(run_id=run_id, status=status, studies=len(self.studies),
-                          series=len(self.series), instances=self.instances,
-                          skipped=self.skipped, recognised=self.recognised,
-                          quarantined=self.quarantined, bytes=self.bytes, files=self.inputs,
-                          seconds=round(seconds, 3), quarantine_reasons=dict(self.reasons),
-                          duplicates=dict(self.duplicates))
 
 
 def _reasons_text(reasons: dict[str, int]) -> str:
@@ -241,14 +171,8 @@ def _unskipped(walked: Iterator[Location | Quarantined], archive: Archive
                               "mtime": [c.mtime for c in locations]},
                              schema={"location": pl.String, "size": pl.Int64,
                                      "mtime": pl.Float64})
-        archive.register("walk_chunk", frame)
-        try:
-            known = set(archive.query(
-                "SELECT w.location FROM walk_chunk AS w JOIN files AS f "
-                "ON f.location = w.location AND f.size = w.size AND f.mtime = w.mtime")
-                ["location"].to_list())
-        finally:
-            archive.unregister("walk_chunk")
+        with archive.registered(walk_chunk=frame):
+            known = set(archive.run("unchanged_files")["location"].to_list())
         for item in chunk:
             yield None if isinstance(item, Location) and item.key in known else item
 

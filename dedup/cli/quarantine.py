@@ -19,7 +19,5 @@ def quarantine(
 ) -> None:
     """List quarantined inputs with their reason; the source files are untouched."""
     with Archive.open(archive, read_only=True) as db:
-        rows = db.query(
-            "SELECT location, reason, detail, size, first_run, last_run FROM quarantine "
-            "WHERE ? IS NULL OR last_run = ? ORDER BY location, reason", [run, run]).to_dicts()
+        rows = db.run("quarantine_rows", [run]).to_dicts()
     emit_rows(rows, fmt, title="quarantine")

@@ -10,7 +10,7 @@ any SQL engine, runs as a hash join. Repeat candidates come from metadata instea
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import polars as pl
@@ -19,15 +19,16 @@ from dedup.archive.db import Archive
 from dedup.match.verify import estimated_jaccard
 
 
+def key_frame(keys: Iterable[int]) -> pl.DataFrame:
+    """One ``study_key`` column, the shape of every key view the queries read."""
+    return pl.DataFrame({"study_key": list(keys)}, schema={"study_key": pl.Int64})
+
+
 @contextmanager
 def queued(archive: Archive, keys: Sequence[int]) -> Iterator[None]:
     """Expose ``keys`` to the candidate queries as the view ``match_queue``."""
-    archive.register("match_queue", pl.DataFrame({"study_key": list(keys)},
-                                                 schema={"study_key": pl.Int64}))
-    try:
+    with archive.registered(match_queue=key_frame(keys)):
         yield
-    finally:
-        archive.unregister("match_queue")
 
 
 def band_candidates(archive: Archive, min_header_jaccard: float) -> pl.DataFrame:
@@ -63,14 +64,8 @@ def with_header_jaccard(archive: Archive, pairs: pl.DataFrame) -> pl.DataFrame:
 
 def signatures(archive: Archive, keys: Sequence[int], kind: str) -> dict[int, bytes]:
     """Stored signatures of ``kind`` for ``keys``."""
-    archive.register("wanted_keys", pl.DataFrame({"study_key": list(keys)},
-                                                 schema={"study_key": pl.Int64}))
-    try:
-        rows = archive.query("SELECT f.study_key, f.signature FROM fingerprints AS f "
-                             "JOIN wanted_keys USING (study_key) WHERE f.kind = ?", [kind])
-    finally:
-        archive.unregister("wanted_keys")
-    return dict(rows.iter_rows())
+    with archive.registered(wanted_keys=key_frame(keys)):
+        return dict(archive.run("signatures_by_key", [kind]).iter_rows())
 
 
 def repeat_candidates(archive: Archive, windows: dict[str, int]) -> pl.DataFrame:
@@ -81,13 +76,10 @@ def repeat_candidates(archive: Archive, windows: dict[str, int]) -> pl.DataFrame
         link_reasons``.
 
     """
-    archive.register("lookback_windows", pl.DataFrame(
-        {"family": list(windows), "days": list(windows.values())},
-        schema={"family": pl.String, "days": pl.Int64}))
-    try:
+    lookback = pl.DataFrame({"family": list(windows), "days": list(windows.values())},
+                            schema={"family": pl.String, "days": pl.Int64})
+    with archive.registered(lookback_windows=lookback):
         return archive.run("repeat_candidates")
-    finally:
-        archive.unregister("lookback_windows")
 
 
 def pixel_overlap(archive: Archive, pairs: pl.DataFrame, common_patients: int) -> pl.DataFrame:
@@ -100,21 +92,12 @@ def pixel_overlap(archive: Archive, pairs: pl.DataFrame, common_patients: int) -
         ``study_key, other_key, n_study, n_other, shared, bytes_study, bytes_other``.
 
     """
-    archive.register("candidate_pairs", pairs.select("study_key", "other_key").unique())
-    try:
+    with archive.registered(candidate_pairs=pairs.select("study_key", "other_key").unique()):
         return archive.run("pixel_overlap", [common_patients])
-    finally:
-        archive.unregister("candidate_pairs")
 
 
 def perceptual_hashes(archive: Archive, keys: Sequence[int]) -> dict[int, list[bytes]]:
     """Perceptual hashes of each study's instances, in instance order."""
-    archive.register("wanted_keys", pl.DataFrame({"study_key": list(keys)},
-                                                 schema={"study_key": pl.Int64}))
-    try:
-        rows = archive.query("SELECT i.study_key, list(i.phash ORDER BY i.instance_key) "
-                             "FROM instances AS i JOIN wanted_keys USING (study_key) "
-                             "WHERE i.phash IS NOT NULL GROUP BY i.study_key")
-    finally:
-        archive.unregister("wanted_keys")
+    with archive.registered(wanted_keys=key_frame(keys)):
+        rows = archive.run("perceptual_hashes")
     return {key: list(hashes) for key, hashes in rows.iter_rows()}

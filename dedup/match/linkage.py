@@ -224,15 +224,10 @@ def link_new_patients(archive: Archive, *, prior: float, threshold: float,
     if new_keys.is_empty():
         return 0
     pairs = score_pairs(patients, prior=prior, threshold=threshold)
-    archive.register("scored_pairs", pairs.with_columns(run_id=pl.lit(run_id, pl.Int64)))
-    archive.register("new_patients", pl.DataFrame({"patient_key": new_keys}))
-    try:
-        with archive.transaction():
-            archive.execute("INSERT OR REPLACE INTO patient_links BY NAME "
-                            "SELECT * FROM scored_pairs")
-            archive.execute("INSERT OR IGNORE INTO linked_patients "
-                            "SELECT patient_key, ? FROM new_patients", [run_id])
-    finally:
-        archive.unregister("scored_pairs")
-        archive.unregister("new_patients")
+    run = pl.lit(run_id, pl.Int64)
+    with archive.registered(scored_pairs=pairs.with_columns(run_id=run),
+                            new_patients=pl.DataFrame({"patient_key": new_keys}
+                                                      ).with_columns(run_id=run)), \
+            archive.transaction():
+        archive.script("store_patient_links")
     return int(pairs["linked"].sum())

@@ -62,15 +62,6 @@ class FamilyRule:
 
 
 @dataclass(frozen=True, slots=True)
-class Family:
-    """A study's family and how it was found (``rule`` never holds patient data)."""
-
-    family: str
-    known: bool
-    rule: str
-
-
-@dataclass(frozen=True, slots=True)
 class ProcedureRules:
     """The family rules and look-back windows in force, with a version (content hash)."""
 
@@ -159,6 +150,15 @@ def modality_group(modalities: str) -> str:
     return values[0] if values else "OT"
 
 
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A study's family and how it was found (``rule`` never holds patient data)."""
+
+    family: str
+    known: bool
+    rule: str
+
+
 def classify_procedure(rules: Iterable[FamilyRule], modalities: str, body_part: str = "",
                        description: str = "", code: str = "", series: str = "") -> Family:
     """Normalise one study's procedure into a family.
@@ -233,14 +233,11 @@ def assign_families(archive: Archive, mapping: ProcedureRules) -> int:
         fam = cache[values]
         out.append({"study_key": key, "family": fam.family, "known": fam.known,
                     "rule": fam.rule, "mapping": mapping.version})
-    archive.register("new_families", pl.DataFrame(out, schema={
-        "study_key": pl.Int64, "family": pl.String, "known": pl.Boolean, "rule": pl.String,
-        "mapping": pl.String}))
-    try:
-        archive.execute("INSERT OR REPLACE INTO study_procedures BY NAME "
-                        "SELECT * FROM new_families")
-    finally:
-        archive.unregister("new_families")
+    families = pl.DataFrame(out, schema={"study_key": pl.Int64, "family": pl.String,
+                                         "known": pl.Boolean, "rule": pl.String,
+                                         "mapping": pl.String})
+    with archive.registered(new_families=families):
+        archive.script("store_families")
     return len(out)
 
 

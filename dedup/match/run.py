@@ -81,15 +81,13 @@ def match(archive: Archive, settings: Settings, *, run_id: int | None = None) ->
     summary = MatchSummary()
     with archive.transaction():
         summary.classified = assign_families(archive, mapping)
-    summary.unknown_procedures = int(archive.scalar(
-        "SELECT count(*) FROM study_procedures WHERE NOT known"))
+    summary.unknown_procedures = int(archive.value("unknown_procedure_count"))
     summary.patient_links = link_new_patients(
         archive, prior=settings.link_prior, threshold=settings.link_threshold, run_id=run_id)
     with archive.transaction():
-        before = archive.scalar("SELECT count(*) FROM duplicates WHERE kind = 'exact'")
+        before = archive.value("exact_duplicate_count")
         archive.run("exact_duplicates", [run_id])
-        summary.exact = int(archive.scalar(
-            "SELECT count(*) FROM duplicates WHERE kind = 'exact'")) - int(before)
+        summary.exact = int(archive.value("exact_duplicate_count")) - int(before)
     found: Counter[str] = Counter()
     queue = archive.run("match_queue")
     for chunk in _chunks(queue["study_key"].to_list(), CHUNK):
@@ -170,13 +168,8 @@ def _evidence(row: dict[str, Any], phashes: dict[int, list[bytes]],
 
 
 def _studies(archive: Archive, keys: Sequence[int] | set[int]) -> dict[int, Study]:
-    archive.register("wanted_keys", pl.DataFrame({"study_key": sorted(keys)},
-                                                 schema={"study_key": pl.Int64}))
-    try:
-        rows = archive.query("SELECT s.study_key, s.study_uid, s.first_run, s.study_date, "
-                             "s.bytes FROM studies AS s JOIN wanted_keys USING (study_key)")
-    finally:
-        archive.unregister("wanted_keys")
+    with archive.registered(wanted_keys=cand.key_frame(sorted(keys))):
+        rows = archive.run("studies_by_key")
     return {r[0]: Study(*r) for r in rows.iter_rows()}
 
 
@@ -193,12 +186,6 @@ def _store(archive: Archive, keys: list[int], duplicates: list[Duplicate],
                 "score": pl.Float64, "bytes_reclaimable": pl.Int64, "study_key": pl.Int64,
                 "duplicate_of_study_key": pl.Int64, "matched_study_key": pl.Int64,
                 "run_id": pl.Int64, "evidence": pl.String})
-    archive.register("chunk_keys", pl.DataFrame(
-        {"study_key": keys, "run_id": [run_id] * len(keys)},
-        schema={"study_key": pl.Int64, "run_id": pl.Int64}))
-    archive.register("chunk_rows", rows)
-    try:
+    chunk_keys = cand.key_frame(keys).with_columns(run_id=pl.lit(run_id, pl.Int64))
+    with archive.registered(chunk_keys=chunk_keys, chunk_rows=rows):
         archive.script("store_matches")
-    finally:
-        archive.unregister("chunk_keys")
-        archive.unregister("chunk_rows")

@@ -51,15 +51,11 @@ def record_demo_checks(archive: Archive) -> int:
             outcomes.append(outcome)
     if not checks:
         return 0
-    archive.register("demo_checks", pl.DataFrame(checks, schema=_CHECK_SCHEMA, orient="row"))
-    archive.register("demo_outcomes",
-                     pl.DataFrame(outcomes, schema=_OUTCOME_SCHEMA, orient="row"))
-    try:
-        with archive.transaction():
-            archive.script("demo_checks_insert")
-    finally:
-        archive.unregister("demo_checks")
-        archive.unregister("demo_outcomes")
+    with archive.registered(
+            demo_checks=pl.DataFrame(checks, schema=_CHECK_SCHEMA, orient="row"),
+            demo_outcomes=pl.DataFrame(outcomes, schema=_OUTCOME_SCHEMA, orient="row")), \
+            archive.transaction():
+        archive.script("demo_checks_insert")
     return len(checks)
 
 

@@ -5,16 +5,15 @@ from pathlib import Path
 import pytest
 
 from dedup.archive.db import Archive, batch_lock
-from dedup.archive.publish import PublishedReader, publish, published_path
-from dedup.archive.schema import current_version, migrate, migrations
+from dedup.archive.schema import migrations
 from dedup.errors import ArchiveError, ArchiveLocked
 
 
 def test_new_archive_is_migrated_to_the_newest_schema(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "a.duckdb") as archive:
         newest = migrations()[-1][0]
-        assert current_version(archive) == newest
-        assert migrate(archive) == newest  # idempotent
+        assert archive.schema_version() == newest
+        assert archive.migrate() == newest  # idempotent
         assert archive.scalar("SELECT count(*) FROM schema_version") == len(migrations())
 
 
@@ -51,21 +50,3 @@ def test_batch_lock_is_exclusive_and_released(tmp_path: Path) -> None:
         pass
     with batch_lock(path):  # released
         pass
-
-
-def test_published_snapshot_is_picked_up_without_restart(tmp_path: Path) -> None:
-    path = tmp_path / "a.duckdb"
-    reader = PublishedReader(path)
-    with pytest.raises(ArchiveError, match="no published archive"):
-        reader.archive()
-    with Archive.open(path) as archive:
-        archive.execute("INSERT INTO settings VALUES ('generation', '1')")
-        publish(archive)
-        assert reader.archive().scalar("SELECT value FROM settings") == "1"
-        # the writer keeps its lock on the live file; the reader is unaffected
-        archive.execute("UPDATE settings SET value = '2'")
-        assert reader.archive().scalar("SELECT value FROM settings") == "1"
-        publish(archive)
-    assert reader.archive().scalar("SELECT value FROM settings") == "2"
-    assert published_path(path).exists()
-    reader.close()

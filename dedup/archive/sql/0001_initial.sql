@@ -1,6 +1,13 @@
 -- dedup archive, schema version 1.
 -- Surrogate keys come from sequences; natural keys (UIDs, locations) are UNIQUE.
 
+-- One row per migration applied (this file is version 1).
+CREATE TABLE schema_version (
+    version     INTEGER PRIMARY KEY,
+    name        VARCHAR NOT NULL,
+    applied_at  TIMESTAMP NOT NULL
+);
+
 CREATE SEQUENCE run_ids START 1;
 CREATE SEQUENCE patient_keys START 1;
 CREATE SEQUENCE study_keys START 1;

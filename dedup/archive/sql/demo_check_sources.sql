@@ -1,4 +1,4 @@
--- Studies the demo's synthetic pre-order checks are derived from (dedup/demo_checks.py):
+-- Studies the demo's synthetic pre-order checks are derived from (dedup/synth/checks.py):
 -- each `repeat` pair (a check that found the prior and was ordered anyway), and each study
 -- of a known procedure family that is no duplicate itself (the prior of a later order).
 SELECT

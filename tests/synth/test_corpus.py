@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import zipfile
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -13,8 +12,6 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.errors import InvalidDicomError
-from pydicom.fileset import FileSet
 from pydicom.uid import JPEG2000, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from dedup import synth
@@ -67,11 +64,6 @@ def archive(corpus: synth.Corpus) -> dict[str, list[Path]]:
 @pytest.fixture(scope="module")
 def incoming(corpus: synth.Corpus) -> dict[str, list[Path]]:
     return _index(corpus.incoming_dir)
-
-
-@pytest.fixture(scope="module")
-def bad(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return synth.write_bad_inputs(tmp_path_factory.mktemp("bad"), seed=3)
 
 
 def test_corpus_is_reproducible(corpus: synth.Corpus, tmp_path: Path) -> None:
@@ -242,42 +234,6 @@ def test_write_study_is_deterministic_per_seed(tmp_path: Path) -> None:
     assert first.SpecificCharacterSet == "ISO_IR 192" and str(first.PatientName) == "Müller^Hans"
     assert not np.array_equal(first.pixel_array, second.pixel_array)
     assert np.corrcoef(first.pixel_array.ravel(), second.pixel_array.ravel())[0, 1] > 0.5
-
-
-def test_bad_inputs(bad: dict[str, Path]) -> None:
-    assert set(bad) == {"not-dicom", "truncated", "corrupt", "missing-uid", "pixel-length",
-                        "zip-bomb", "unreadable"}  # fmt: skip
-    assert all(path.exists() for path in bad.values())
-    with pytest.raises(InvalidDicomError):
-        pydicom.dcmread(bad["not-dicom"])
-    with pytest.raises(OSError):
-        pydicom.dcmread(bad["corrupt"])
-    missing = pydicom.dcmread(bad["missing-uid"])
-    assert "StudyInstanceUID" not in missing and "SOPInstanceUID" not in missing
-    for reason in ("pixel-length", "truncated"):
-        ds = pydicom.dcmread(bad[reason])
-        assert len(ds.PixelData) < ds.Rows * ds.Columns * ds.BitsAllocated // 8
-    assert bad["unreadable"].stat().st_mode & 0o777 == 0
-    with zipfile.ZipFile(bad["zip-bomb"]) as zf:
-        (member,) = zf.infolist()
-    assert member.file_size > 2**31 and member.file_size / member.compress_size > 1000
-    assert bad["zip-bomb"].stat().st_size < 5 * 2**20
-
-
-def test_zip_and_dicomdir(tmp_path: Path) -> None:
-    patient = synth.Patient("DOE^JANE", "SM0000001", "STMARY", date(1980, 1, 1), "F", 1)
-    synth.write_study(tmp_path / "media", modality="XR", patient=patient, seed=2,
-                      study_date=date(2024, 1, 1), institution="St. Mary Hospital")  # fmt: skip
-    (study,) = (tmp_path / "media").iterdir()
-    synth.zip_study(study, tmp_path / "study.zip")
-    with zipfile.ZipFile(tmp_path / "study.zip") as zf:
-        assert sorted(zf.namelist()) == sorted(
-            p.relative_to(tmp_path / "media").as_posix() for p in study.rglob("*.dcm")
-        )
-    dicomdir = synth.write_dicomdir(tmp_path / "media")
-    assert dicomdir.name == "DICOMDIR"
-    assert len(FileSet(dicomdir)) == 2
-    assert not list((tmp_path / "media").rglob("*.dcm"))
 
 
 def test_write_labels(corpus: synth.Corpus, tmp_path: Path) -> None:
