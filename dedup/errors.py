@@ -55,36 +55,57 @@ def exit_code_table() -> str:
 
 
 class DedupError(Exception):
-    """Base class for errors the CLI reports as a message, not a traceback."""
+    """Base class for errors the CLI reports as a message, not a traceback.
+
+    Args:
+        message: what went wrong and how to fix it (no names, IDs or birth dates).
+        details: what was done before it went wrong, for ``--format json`` (counts only).
+
+    """
 
     exit_code: ExitCode = ExitCode.ERROR
+    status = "failed"  # the word a JSON report gives this outcome
+
+    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.details = dict(details or {})
+
+    def report(self) -> dict[str, object]:
+        """The JSON report of this outcome: the details, status, exit code and message."""
+        return {**self.details, "status": self.status, "exit_code": int(self.exit_code),
+                "error": str(self)}
 
 
 class UsageError(DedupError):
     """A bad argument or setting."""
 
     exit_code = ExitCode.USAGE
+    status = "usage-error"
 
 
 class ArchiveLocked(DedupError):
     """Another batch run holds the archive's write lock."""
 
     exit_code = ExitCode.LOCKED
+    status = "locked"
 
 
 class ArchiveError(DedupError):
     """The archive file cannot be opened or is not a dedup archive."""
 
     exit_code = ExitCode.ARCHIVE
+    status = "archive-error"
 
 
 class NothingDone(DedupError):
     """A run found inputs but could index none of them."""
 
     exit_code = ExitCode.NOTHING_DONE
+    status = "nothing-done"
 
 
 class StorageError(DedupError):
     """Local storage failed while writing (disk full, quota, I/O error)."""
 
     exit_code = ExitCode.IO_ERROR
+    status = "storage-error"

@@ -77,9 +77,10 @@ class Instance:
     columns: int
     frames: int
     pixel_hash: bytes | None
-    phash: bytes | None
     tokens: tuple[str, ...]
     blank: bool = False  # constant pixels (min == max): ignored when comparing pixel sets
+    detail: bytes | None = None  # acquisition signature (fingerprint.detail), None: no pixels
+    look: int | None = None  # 64 bits of the coarse image, for candidate bands (ditto)
 
 
 @dataclass(frozen=True, slots=True)

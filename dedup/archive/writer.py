@@ -124,7 +124,7 @@ _NEW_SCHEMA = {
     "study_description": pl.String, "procedure_code": pl.String, "modality": pl.String,
     "body_part": pl.String, "series_number": pl.Int32, "series_description": pl.String,
     "instance_number": pl.Int32, "rows": pl.Int32, "columns": pl.Int32, "frames": pl.Int32,
-    "pixel_hash": pl.Binary, "phash": pl.Binary, "blank": pl.Boolean,
+    "pixel_hash": pl.Binary, "blank": pl.Boolean, "detail": pl.Binary, "look": pl.Int64,
 }
 
 

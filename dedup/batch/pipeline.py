@@ -73,7 +73,7 @@ def index(paths: Iterable[str | Path], settings: Settings,
     if summary.files and not (summary.instances or summary.recognised or summary.skipped):
         raise NothingDone(f"none of {summary.files} inputs could be indexed "
                           f"({_reasons_text(summary.quarantine_reasons)}); "
-                          "see `dedup quarantine`")
+                          "see `dedup quarantine`", summary.as_dict())
     return summary
 
 

@@ -22,6 +22,11 @@ def evaluate(
     third_party: Annotated[bool, typer.Option(
         help="Add duplicates made by DCMTK, GDCM and dicognito (they must be installed).")
     ] = True,
+    population: Annotated[int, typer.Option(
+        help="Also judge a population of this many studies without any duplicate (every "
+             "flag but repeat there is false; 0: none).")] = 0,
+    population_patients: Annotated[int, typer.Option(
+        help="The people in that population (3 to 400).")] = 300,
     workers: WorkersOption = 2,
     check: Annotated[bool, typer.Option(
         help=f"Exit with status {ExitCode.ERROR:d} when a precision or recall target is "
@@ -36,7 +41,8 @@ def evaluate(
 
     settings = Settings(workers=workers).with_env()
     result = run_evaluation(out, seeds=seeds, patients=patients, ct_slices=ct_slices,
-                            tools=third_party, settings=settings,
+                            tools=third_party, population_studies=population,
+                            population_patients=population_patients, settings=settings,
                             progress=lambda line: log.info("eval: %s", line))
     if fmt is Format.JSON:
         emit_json(result.as_dict())

@@ -11,6 +11,7 @@ from dedup.batch.pipeline import index as run_index
 from dedup.cli.options import ArchiveOption, FormatOption, WorkersOption
 from dedup.cli.output import Format, emit_json, log, progress_reporter
 from dedup.config import Settings
+from dedup.errors import DedupError, ExitCode
 from dedup.records import RunSummary
 
 
@@ -21,9 +22,19 @@ def index(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Index DICOM studies: fingerprint new files and commit them to the archive."""
-    settings = Settings(archive=str(archive), workers=workers).with_env()
-    with progress_reporter("indexing") as progress:
-        summary = run_index(paths, settings, progress)
+    try:
+        settings = Settings(archive=str(archive), workers=workers).with_env()
+        with progress_reporter("indexing") as progress:
+            summary = run_index(paths, settings, progress)
+    except DedupError as exc:  # cron wrappers read the JSON on every exit
+        if fmt is Format.JSON:
+            emit_json(exc.report())
+        raise
+    except Exception as exc:
+        if fmt is Format.JSON:
+            emit_json({"status": "failed", "exit_code": int(ExitCode.SOFTWARE),
+                       "error": f"internal error ({type(exc).__name__})"})
+        raise
     if fmt is Format.JSON:
         emit_json(summary.as_dict())
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 
 import typer
 
@@ -19,7 +20,7 @@ from dedup.cli import (
     serve,
 )
 from dedup.cli.output import setup_logging
-from dedup.errors import DedupError
+from dedup.errors import DedupError, ExitCode
 
 app = typer.Typer(
     name="dedup",
@@ -61,3 +62,8 @@ def main() -> None:
     except DedupError as exc:
         print(f"dedup: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except Exception:  # a bug: the traceback and the exit code the table gives it
+        traceback.print_exc()
+        print("dedup: internal error (a bug); please report it with the traceback above",
+              file=sys.stderr)
+        sys.exit(ExitCode.SOFTWARE)

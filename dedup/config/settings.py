@@ -50,22 +50,33 @@ class Settings:
         0.9, "Share of the smaller study's instance pixel hashes found in the other study "
         "for `partial` (all of them and the same count = `same-content`)."
     )
-    match_near_max_distance: int = setting(
-        64, "Largest perceptual-hash distance (bits of 256) for two instances "
-        "to look the same."
+    match_near_min_structure: float = setting(
+        0.95, "Least estimated correlation of two images' fine structure (acquisition "
+        "signatures, 128 grid) for one to be a copy of the other: a lossy or 8-bit copy "
+        "keeps its source's edges exactly where they were, a new acquisition does not."
+    )
+    match_near_min_resized: float = setting(
+        0.75, "Least structure correlation for a copy resampled by a power of two (rows and "
+        "columns both halved, say): the geometry backs the pixels, no new acquisition "
+        "comes out at exactly half the size of another."
+    )
+    match_near_min_noise: float = setting(
+        0.6, "Least estimated correlation of two images' noise (acquisition signatures, "
+        "central 256 x 256 pixels, images of that size and more) for one to be a copy of "
+        "the other: a copy keeps its source's noise, a new acquisition has its own."
     )
     match_near_min_fraction: float = setting(
-        0.5, "Share of the smaller study's instances with a look-alike partner for `near` "
-        "(lossy codecs move some perceptual hashes far; the header decides the acquisition)."
+        0.5, "Share of the smaller study's instances with a copy partner for `near` (two "
+        "studies without shared pixels: a lossy, resampled or re-identified copy)."
     )
     match_common_pixel_patients: int = setting(
         10, "A pixel hash held by the studies of more than this many patients (a blank "
         "frame, test image or placeholder) is ignored when comparing pixel sets; blank "
         "(constant) images always are."
     )
-    match_near_header_jaccard: float = setting(
-        0.95, "Least estimated header-token Jaccard (acquisition times, slice positions) for "
-        "`near`: a new acquisition looks alike but was acquired at other times and positions."
+    match_candidate_header_jaccard: float = setting(
+        0.5, "Least estimated header-token Jaccard for a pair that shares header bands but no "
+        "pixels to be compared pixel by pixel (the pixels decide; this bounds the work)."
     )
     link_threshold: float = setting(
         0.99, "Least Fellegi-Sunter match probability to link two patient records."
@@ -123,16 +134,16 @@ class Settings:
         if self.batch_files < 1:
             problems.append(f"batch_files={self.batch_files} must be >= 1")
         for name in ("match_partial_containment", "match_near_min_fraction",
-                     "match_near_header_jaccard", "link_threshold", "link_prior"):
+                     "match_near_min_structure", "match_near_min_noise",
+                     "match_near_min_resized",
+                     "match_candidate_header_jaccard",
+                     "link_threshold", "link_prior"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 problems.append(f"{name}={value} must be in (0, 1]")
         if self.match_common_pixel_patients < 1:
             problems.append(f"match_common_pixel_patients={self.match_common_pixel_patients} "
                             "must be >= 1")
-        if not 0 <= self.match_near_max_distance <= 128:
-            problems.append(f"match_near_max_distance={self.match_near_max_distance} must be "
-                            "between 0 and 128 bits")
         if self.check_reload_seconds <= 0 or self.check_max_body_bytes < 1024:
             problems.append("check_reload_seconds must be > 0 and check_max_body_bytes >= 1024")
         if problems:

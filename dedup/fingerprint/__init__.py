@@ -1,1 +1,1 @@
-"""Fingerprints: canonical pixel hash, perceptual hash, study MinHash signatures."""
+"""Fingerprints: canonical pixel hash, acquisition signature, study MinHash signatures."""

@@ -8,7 +8,7 @@ import numpy as np
 from pydicom import dcmread
 
 from dedup.config import Settings
-from dedup.fingerprint.phash import phash
+from dedup.fingerprint.detail import acquisition
 from dedup.fingerprint.pixels import (
     PixelFormat,
     PixelLengthError,
@@ -107,7 +107,7 @@ def canonical_pixels(dicom: DicomFile, fmt: PixelFormat) -> np.ndarray | None:
 
 
 def fingerprint(dicom: DicomFile) -> Instance:
-    """Compute the instance record with its pixel hash, perceptual hash and header tokens.
+    """Compute the instance record: pixel hash, acquisition signature and header tokens.
 
     Raises:
         PixelLengthError: native pixel data of the wrong length.
@@ -117,6 +117,7 @@ def fingerprint(dicom: DicomFile) -> Instance:
     fmt = pixel_format(dicom)
     pixels = canonical_pixels(dicom, fmt)
     blank = pixels is not None and is_constant(pixels)
+    detail, look = (None, None) if pixels is None or blank else acquisition(pixels)
     t, n = dicom.text, dicom.number
     return Instance(
         location=dicom.location,
@@ -146,9 +147,10 @@ def fingerprint(dicom: DicomFile) -> Instance:
         columns=fmt.columns,
         frames=fmt.frames,
         pixel_hash=None if pixels is None else pixel_hash(fmt, pixels),
-        phash=None if pixels is None or blank else phash(pixels),
         tokens=header_tokens(dicom.header.values),
         blank=blank,
+        detail=detail,
+        look=look,
     )
 
 

@@ -99,9 +99,9 @@ def pixel_hash(fmt: PixelFormat, pixels: np.ndarray) -> bytes:
 def is_constant(pixels: np.ndarray) -> bool:
     """Whether every stored value is the same (a blank frame, a uniform test image).
 
-    Such an image says nothing about who was imaged: it gets no perceptual hash and its pixel
-    hash is left out when studies are compared. A sparse sample rules out almost every real
-    image before the full pass.
+    Such an image says nothing about who was imaged: it gets no acquisition signature and
+    its pixel hash is left out when studies are compared. A sparse sample rules out almost
+    every real image before the full pass.
     """
     flat = pixels.reshape(-1)
     if flat.size == 0:

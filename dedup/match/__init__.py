@@ -2,8 +2,9 @@
 
 Kinds: exact, same-content, partial, near and repeat duplicates (DESIGN.md's vocabulary).
 
-Entry point: :func:`match`. The parts: :mod:`~dedup.match.candidates` (LSH band join),
-:mod:`~dedup.match.verify` (exact set overlap, perceptual hashes),
+Entry point: :func:`match`. The parts:
+:mod:`~dedup.match.candidates` (band, shared-pixel and repeat joins),
+:mod:`~dedup.match.verify` (exact set overlap, acquisition signatures),
 :mod:`~dedup.match.linkage` (Fellegi-Sunter patient linkage with Splink),
 :mod:`~dedup.match.procedures` (procedure families), :mod:`~dedup.match.classify` (kinds).
 """

@@ -1,10 +1,14 @@
-"""Candidate pairs without a full scan: the LSH band equi-join and the repeat join, in SQL.
+"""Candidate pairs without a full scan: LSH band, shared-pixel and repeat joins, in SQL.
 
 Each study's MinHash signatures (header tokens, instance pixel hashes) are stored as one row
 per LSH band (``lsh_bands``); two studies whose Jaccard similarity is ``s`` share at least one
 of ``b`` bands of ``r`` rows with probability ``1 - (1 - s**r)**b`` (0.9999 at s = 0.85 for
 32 bands of 4 rows). The join is an equi-join on ``(kind, band, band_key)`` that DuckDB, or
-any SQL engine, runs as a hash join. Repeat candidates come from metadata instead: the same
+any SQL engine, runs as a hash join. Bands find a high Jaccard, not containment, so pairs that
+share any informative instance pixel hash are candidates too (another equi-join, on
+``instances.pixel_hash``), and so are pairs with images that look alike at 32 x 32 (bands of
+``instances.look``), which is how a lossy copy with a rewritten header is found. Repeat
+candidates come from metadata instead: the same
 (or a linked) patient, the same procedure family, within the family's look-back window.
 """
 
@@ -82,22 +86,56 @@ def repeat_candidates(archive: Archive, windows: dict[str, int]) -> pl.DataFrame
         return archive.run("repeat_candidates")
 
 
-def pixel_overlap(archive: Archive, pairs: pl.DataFrame, common_patients: int) -> pl.DataFrame:
+def uninformative_pixels(archive: Archive, pairs: pl.DataFrame, common_patients: int
+                         ) -> pl.DataFrame:
+    """Pixel hashes of the pairs' studies that are blank or held by many patients' studies.
+
+    Returns:
+        ``pixel_hash`` (see ``uninformative_pixels.sql``).
+
+    """
+    with archive.registered(candidate_pairs=pairs.select("study_key", "other_key").unique()):
+        return archive.run("uninformative_pixels", [common_patients])
+
+
+def pixel_overlap(archive: Archive, pairs: pl.DataFrame, uninformative: pl.DataFrame
+                  ) -> pl.DataFrame:
     """Exact pixel-hash set overlap and reclaimable bytes of each pair (both directions).
 
-    Blank images and pixel hashes held by the studies of more than ``common_patients``
-    patients are left out of the counts (see ``pixel_overlap.sql``).
+    The ``uninformative`` pixel hashes are left out of the counts (``pixel_overlap.sql``).
 
     Returns:
         ``study_key, other_key, n_study, n_other, shared, bytes_study, bytes_other``.
 
     """
-    with archive.registered(candidate_pairs=pairs.select("study_key", "other_key").unique()):
-        return archive.run("pixel_overlap", [common_patients])
+    with archive.registered(candidate_pairs=pairs.select("study_key", "other_key").unique(),
+                            uninformative_pixels=uninformative):
+        return archive.run("pixel_overlap")
 
 
-def perceptual_hashes(archive: Archive, keys: Sequence[int]) -> dict[int, list[bytes]]:
-    """Perceptual hashes of each study's instances, in instance order."""
-    with archive.registered(wanted_keys=key_frame(keys)):
-        rows = archive.run("perceptual_hashes")
+def pixel_candidates(archive: Archive, common_patients: int) -> pl.DataFrame:
+    """Pairs sharing an informative instance pixel hash (``match_queue`` registered).
+
+    Returns:
+        ``study_key, other_key``.
+
+    """
+    return archive.run("pixel_candidates", [common_patients])
+
+
+def look_candidates(archive: Archive) -> pl.DataFrame:
+    """Pairs with images that look alike at 32 x 32 (``match_queue`` registered).
+
+    Returns:
+        ``study_key, other_key``.
+
+    """
+    return archive.run("look_candidates")
+
+
+def detail_signatures(archive: Archive, keys: Sequence[int], uninformative: pl.DataFrame
+                      ) -> dict[int, list[bytes]]:
+    """Acquisition signatures of each study's informative images, in instance order."""
+    with archive.registered(wanted_keys=key_frame(keys), uninformative_pixels=uninformative):
+        rows = archive.run("detail_signatures")
     return {key: list(hashes) for key, hashes in rows.iter_rows()}

@@ -9,22 +9,20 @@ order in which studies arrived; only the direction (which one is called the dupl
 
 Kinds are tried from the strongest: identical pixel-hash sets are ``same-content``; a smaller
 set held at least ``match_partial_containment`` by the other is ``partial``; no shared pixels
-but a header that describes the same acquisition (estimated header Jaccard at least
-``match_near_header_jaccard``: the same acquisition times and slice positions) and nearly all
-instances with a perceptual-hash look-alike is ``near``; otherwise a pair of the same person,
-procedure family and window whose pixels share nothing and whose header describes another
-acquisition is a ``repeat``. Anything in between (some shared pixels below the containment
-threshold, a same-acquisition header without look-alike pixels) is left unflagged: a false
-duplicate, and above all a false repeat, costs more than a missed one.
+but at least ``match_near_min_fraction`` of the smaller study's images with a copy partner in
+the other (acquisition signatures alike: the same fine structure, at least
+``match_near_min_structure``, or the same noise, at least ``match_near_min_noise``, which a
+lossy or resampled copy keeps and a new acquisition does not) is ``near``; otherwise a pair
+of the same person, procedure family and window whose pixels share nothing is a ``repeat``.
+Some shared pixels below the containment threshold are left unflagged: a false duplicate,
+and above all a false repeat, costs more than a missed one.
+
+Headers never make a duplicate: many patients are scanned on one device with one protocol,
+and a copy may have new UIDs, another name and shifted dates. Only pixel evidence does.
 
 Pixel sets hold informative hashes only: blank images and hashes that the studies of many
 patients hold are left out before this point (``pixel_overlap.sql``), so a shared blank
 frame or placeholder makes nothing ``same-content`` or ``partial``.
-
-A lossy copy whose de-identification shifted its dates and times is not ``near``: the
-acquisition times are then the only header evidence that tells a copy from a new
-acquisition of the same protocol (slice positions, protocol and device agree for an X-ray
-or a fixed-position series), and the perceptual hash alone cannot tell them apart either.
 """
 
 from __future__ import annotations
@@ -73,7 +71,7 @@ class PairEvidence:
     bytes_b_in_a: int
     header_jaccard: float
     near_fraction: float
-    median_distance: int
+    median_similarity: float | None
     repeat: RepeatEvidence | None
 
 
@@ -117,11 +115,10 @@ def classify(e: PairEvidence, settings: Settings) -> Verdict | None:
         return None
     looks = {"header_jaccard": round(e.header_jaccard, 4),
              "near_fraction": round(e.near_fraction, 4),
-             "median_phash_distance": e.median_distance}
-    same_acquisition = e.header_jaccard >= settings.match_near_header_jaccard
-    if same_acquisition and e.near_fraction >= settings.match_near_min_fraction:
+             "median_detail_similarity": e.median_similarity}
+    if e.near_fraction >= settings.match_near_min_fraction:
         return Verdict(DuplicateKind.NEAR, round(e.near_fraction, 4), sets | looks)
-    if e.repeat is None or same_acquisition:
+    if e.repeat is None:
         return None
     r = e.repeat
     reasons = json.loads(r.link_reasons) if r.link_reasons else ["same patient record"]

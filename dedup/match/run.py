@@ -5,9 +5,10 @@ Steps, each committed in its own transaction so a crash leaves no half result:
 1. procedure families for studies that have none (or were classified by another mapping);
 2. patient linkage for patient records not linked yet;
 3. ``exact`` rows from re-sent copies (files with status ``copy``);
-4. the queue (studies never matched, or grown since), in chunks: candidates by LSH band
-   join and repeat join, verification on pixel-hash sets and perceptual hashes, pairwise
-   classification, one transaction per chunk writing the rows and the matched marker.
+4. the queue (studies never matched, or grown since), in chunks: candidates by LSH band,
+   shared-pixel, look and repeat joins, verification on pixel-hash sets and acquisition
+   signatures, pairwise classification, one transaction per chunk writing the rows and the
+   matched marker.
 
 Re-running changes nothing: matched studies leave the queue, and every step skips what it
 has done. The pairs found do not depend on the order studies arrived in, because each pair
@@ -38,7 +39,7 @@ from dedup.match.classify import (
 )
 from dedup.match.linkage import link_new_patients
 from dedup.match.procedures import ProcedureRules, assign_families, load_mapping
-from dedup.match.verify import SetOverlap, median_distance, near_fraction
+from dedup.match.verify import SetOverlap, median_similarity, near_fraction
 
 CHUNK = 2000  # queued studies per transaction
 
@@ -109,9 +110,11 @@ def _match_chunk(archive: Archive, keys: list[int], settings: Settings, mapping:
                  run_id: int | None) -> tuple[int, list[Duplicate]]:
     """Find, verify and store the duplicates of one chunk of queued studies."""
     with cand.queued(archive, keys):
-        bands = cand.band_candidates(archive, settings.match_near_header_jaccard)
+        bands = cand.band_candidates(archive, settings.match_candidate_header_jaccard)
+        shared = cand.pixel_candidates(archive, settings.match_common_pixel_patients)
+        looks = cand.look_candidates(archive)
         repeats = cand.repeat_candidates(archive, mapping.windows)
-    pairs = _union(bands, repeats)
+    pairs = _union(bands, shared, looks, repeats)
     pairs = cand.with_header_jaccard(archive, pairs.drop("header_jaccard"))
     duplicates = count_bytes_once(_verify(archive, pairs, repeats, settings))
     with archive.transaction():
@@ -119,9 +122,9 @@ def _match_chunk(archive: Archive, keys: list[int], settings: Settings, mapping:
     return pairs.height, duplicates
 
 
-def _union(bands: pl.DataFrame, repeats: pl.DataFrame) -> pl.DataFrame:
+def _union(*candidates: pl.DataFrame) -> pl.DataFrame:
     keys = [pl.col("study_key").cast(pl.Int64), pl.col("other_key").cast(pl.Int64)]
-    frames = [bands.select(keys), repeats.select(keys)]
+    frames = [frame.select(keys) for frame in candidates]
     return pl.concat(frames).unique().sort("study_key", "other_key").with_columns(
         header_jaccard=pl.lit(None, pl.Float64))
 
@@ -131,17 +134,18 @@ def _verify(archive: Archive, pairs: pl.DataFrame, repeats: pl.DataFrame,
     """Verify every candidate pair on its sets and classify it."""
     if pairs.is_empty():
         return []
-    overlap = cand.pixel_overlap(archive, pairs, settings.match_common_pixel_patients)
+    uninformative = cand.uninformative_pixels(archive, pairs,
+                                              settings.match_common_pixel_patients)
+    overlap = cand.pixel_overlap(archive, pairs, uninformative)
     table = pairs.join(overlap, on=["study_key", "other_key"], how="left").join(
         repeats, on=["study_key", "other_key"], how="left")
-    look = table.filter((pl.col("shared") == 0)
-                        & (pl.col("header_jaccard") >= settings.match_near_header_jaccard))
+    look = table.filter(pl.col("shared") == 0)
     keys = set(look["study_key"].to_list()) | set(look["other_key"].to_list())
-    phashes = cand.perceptual_hashes(archive, sorted(keys))
+    details = cand.detail_signatures(archive, sorted(keys), uninformative)
     studies = _studies(archive, set(table["study_key"]) | set(table["other_key"]))
     out = []
     for row in table.iter_rows(named=True):
-        evidence = _evidence(row, phashes, settings)
+        evidence = _evidence(row, details, settings)
         verdict = classify(evidence, settings)
         if verdict is not None:
             out.append(orient(verdict, studies[row["study_key"]], studies[row["other_key"]],
@@ -149,9 +153,9 @@ def _verify(archive: Archive, pairs: pl.DataFrame, repeats: pl.DataFrame,
     return out
 
 
-def _evidence(row: dict[str, Any], phashes: dict[int, list[bytes]],
+def _evidence(row: dict[str, Any], details: dict[int, list[bytes]],
               settings: Settings) -> PairEvidence:
-    a, b = phashes.get(row["study_key"], []), phashes.get(row["other_key"], [])
+    a, b = details.get(row["study_key"], []), details.get(row["other_key"], [])
     repeat = None
     if row.get("family") is not None:
         repeat = RepeatEvidence(str(row["family"]), int(row["window_days"]),
@@ -162,8 +166,10 @@ def _evidence(row: dict[str, Any], phashes: dict[int, list[bytes]],
                            int(row["shared"] or 0)),
         bytes_a_in_b=int(row["bytes_study"] or 0), bytes_b_in_a=int(row["bytes_other"] or 0),
         header_jaccard=float(row["header_jaccard"] or 0.0),
-        near_fraction=near_fraction(a, b, settings.match_near_max_distance) if a and b else 0.0,
-        median_distance=median_distance(a, b),
+        near_fraction=near_fraction(a, b, settings.match_near_min_structure,
+                                    settings.match_near_min_noise,
+                                    settings.match_near_min_resized),
+        median_similarity=median_similarity(a, b),
         repeat=repeat)
 
 

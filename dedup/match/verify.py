@@ -2,8 +2,8 @@
 
 LSH only proposes pairs; whether two studies are duplicates is decided here on what they
 hold: the exact Jaccard similarity and containment of their instance pixel-hash sets, and,
-for lossy copies whose pixel hashes all differ, the share of instances with a perceptual-hash
-partner in the other study.
+for lossy copies whose pixel hashes all differ, the share of instances whose acquisition
+signature (:mod:`dedup.fingerprint.detail`) has a copy partner in the other study.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dedup.fingerprint.detail import copy_partners, structure_similarities
 from dedup.fingerprint.signature import from_blob
 
 
@@ -58,39 +59,27 @@ def estimated_jaccard(blob_a: bytes | None, blob_b: bytes | None) -> float:
     return float(np.mean(a == b))
 
 
-def _bits(hashes: Sequence[bytes]) -> np.ndarray:
-    """Hashes as a (n, bits) float32 0/1 matrix."""
-    raw = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(len(hashes), -1)
-    return np.unpackbits(raw, axis=1).astype(np.float32)
-
-
-def distance_matrix(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:
-    """Hamming distances between every hash of ``a`` and every hash of ``b`` (n x m)."""
-    if not a or not b:
-        return np.zeros((len(a), len(b)), dtype=np.int32)
-    x, y = _bits(a), _bits(b)
-    common = x @ y.T
-    return np.rint(x.sum(1)[:, None] + y.sum(1)[None, :] - 2 * common).astype(np.int32)
-
-
-def near_fraction(a: Sequence[bytes], b: Sequence[bytes], max_distance: int) -> float:
-    """Share of the smaller study's instances with a perceptual-hash partner in the other.
+def near_fraction(a: Sequence[bytes], b: Sequence[bytes], min_structure: float,
+                  min_noise: float, min_resized: float) -> float:
+    """Share of the smaller study's images with a copy partner in the other.
 
     The result is symmetric: for studies of equal size both directions are computed and the
     smaller share is returned.
 
     Args:
-        a: perceptual hashes of one study's instances.
-        b: perceptual hashes of the other's.
-        max_distance: the most differing bits for two instances to count as the same image.
+        a: acquisition signatures of one study's images.
+        b: acquisition signatures of the other's.
+        min_structure: least structure correlation of a copy and its source.
+        min_noise: least noise correlation of a copy and its source (images with noise parts).
+        min_resized: least structure correlation of a resampled copy and its source.
 
     Returns:
-        A share in [0, 1] (0 when either study has no hashes).
+        A share in [0, 1] (0 when either study has no signatures).
 
     """
     if not a or not b:
         return 0.0
-    close = distance_matrix(a, b) <= max_distance
+    close = copy_partners(a, b, min_structure, min_noise, min_resized)
     a_share = float(close.any(axis=1).mean())
     b_share = float(close.any(axis=0).mean())
     if len(a) == len(b):
@@ -98,10 +87,10 @@ def near_fraction(a: Sequence[bytes], b: Sequence[bytes], max_distance: int) -> 
     return a_share if len(a) < len(b) else b_share
 
 
-def median_distance(a: Sequence[bytes], b: Sequence[bytes]) -> int:
-    """Median over the smaller study of each instance's distance to its nearest partner."""
+def median_similarity(a: Sequence[bytes], b: Sequence[bytes]) -> float | None:
+    """Median over the smaller study of each image's structure correlation with its closest."""
     if not a or not b:
-        return 256
-    d = distance_matrix(a, b)
-    nearest = d.min(axis=1) if len(a) <= len(b) else d.min(axis=0)
-    return int(np.median(nearest))
+        return None
+    s = structure_similarities(a, b)
+    nearest = s.max(axis=1) if len(a) <= len(b) else s.max(axis=0)
+    return round(float(np.median(nearest)), 4)

@@ -6,13 +6,13 @@ by dedup's own writer proves little, so the evaluation adds copies made by other
 * exact: DCMTK ``dcmcrle`` re-encodes a whole study as RLE, same UIDs (a transcoded re-send);
 * same-content: ``dicognito`` (PyPI) re-identifies with new UIDs, then GDCM ``gdcmconv --j2k``
   (lossless JPEG 2000) or DCMTK ``dcmcjpeg +e1`` (lossless JPEG) transcodes;
-* partial: ``dicognito`` on a subset of the series;
-* near: ``dicognito`` keeping the acquisition dates and times, then
-  ``gdcmconv --j2k --lossy -q 80``.
+* partial: ``dicognito`` on two of three series, and on one of three;
+* near: ``dicognito`` (new UIDs, another name, dates and times shifted, as it does by
+  default; once keeping the acquisition times), then a lossy transcoder: GDCM JPEG 2000 at
+  quality 80 and at 20:1, DCMTK JPEG at quality 50 (12 bit, and cut to 8 bit), DCMTK
+  ``dcmscale`` to half the size.
 
-Besides the labelled kinds, :func:`third_party` makes one lossy copy whose dates and times
-``dicognito`` shifted (its default de-identification), which :mod:`dedup.evaluate` reports
-apart. The tools run as subprocesses; :func:`missing_tools` says which are not installed.
+The tools run as subprocesses; :func:`missing_tools` says which are not installed.
 """
 
 from __future__ import annotations
@@ -29,10 +29,21 @@ from pydicom import dcmread
 
 from dedup.synth.corpus import Label
 
-TOOLS = ("dcmcrle", "dcmcjpeg", "gdcmconv")
+TOOLS = ("dcmcrle", "dcmcjpeg", "gdcmconv", "dcmscale")
 NEAR_TOOL = ["gdcmconv", "--j2k", "--lossy", "-q", "80"]
-#: What the labelled near copies keep: the acquisition timing a lossy copy for sharing has.
+#: What one near copy keeps: the acquisition timing a lossy copy for sharing has.
 NEAR_KEEP = ("AcquisitionTime", "ContentTime", "StationName")
+#: The near copies: (modality family, which archived study, lossy tool, description); every
+#: one re-identified by dicognito with its dates and times shifted.
+_NEAR = (
+    ("MR", 1, NEAR_TOOL, "GDCM j2k lossy q80"),
+    ("CT", 0, ["gdcmconv", "--j2k", "--lossy", "-r", "20"], "GDCM j2k lossy 20:1"),
+    ("MR", 2, ["dcmcjpeg", "+ee", "+q", "50"], "DCMTK jpeg q50"),
+    ("XR", 0, ["dcmcjpeg", "+eb", "+be", "+q", "50"], "DCMTK jpeg q50, 12 to 8 bit"),
+    ("CT", 1, ["dcmscale", "--scale-x-factor", "0.5", "--scale-y-factor", "0.5"],
+     "DCMTK dcmscale to half size"),
+    ("US", 0, ["dcmcjpeg", "+eb", "+q", "50"], "DCMTK jpeg q50"),
+)
 #: The same-content copies: (modality family, lossless transcoder, description).
 _SAME_CONTENT = (("MR", ["gdcmconv", "--j2k"], "GDCM j2k lossless"),
                  ("CT", ["dcmcjpeg", "+e1"], "DCMTK jpeg lossless"))
@@ -85,7 +96,7 @@ def transcode(src: Path, dest: Path, tool: list[str]) -> None:
         _run(*tool, str(path), str(out))
 
 
-def third_party(archive_dir: Path, incoming: Path, seed: int) -> tuple[list[Label], list[Label]]:
+def third_party(archive_dir: Path, incoming: Path, seed: int) -> list[Label]:
     """Write duplicates made by DCMTK, GDCM and dicognito into ``incoming``.
 
     Args:
@@ -94,7 +105,7 @@ def third_party(archive_dir: Path, incoming: Path, seed: int) -> tuple[list[Labe
         seed: the corpus seed (each tool run derives its own seed from it).
 
     Returns:
-        The labelled duplicates, and the date-shifted lossy copies (reported apart).
+        The labelled duplicates.
 
     """
     pool = studies_by_modality(archive_dir)
@@ -104,23 +115,42 @@ def third_party(archive_dir: Path, incoming: Path, seed: int) -> tuple[list[Labe
         transcode(folder, incoming / f"tp-exact-{seed}", ["dcmcrle"])
         labels = [Label(uid, "exact", uid, "DCMTK dcmcrle re-send, same UIDs")]
         labels += _same_content(pool, work, incoming, seed)
-        uid, folder = pool["MR"][0]
-        (work / "sub").mkdir()
-        for series in ("1", "2"):
-            shutil.copytree(folder / series, work / "sub" / series)
-        new = anonymise(work / "sub", incoming / f"tp-partial-{seed}", f"p{seed}")
-        labels.append(Label(new, "partial", uid, "dicognito on 2 of 3 series"))
+        labels += _partial(pool, work, incoming, seed)
         uid, folder = pool["MR"][-1]
         new = anonymise(folder, work / "near", f"n{seed}", NEAR_KEEP)
         transcode(work / "near", incoming / f"tp-near-{seed}", NEAR_TOOL)
         labels.append(Label(new, "near", uid, "dicognito keeping acquisition times + GDCM "
                                               "j2k lossy q80"))
-        uid, folder = pool["MR"][1 % len(pool["MR"])]
-        new = anonymise(folder, work / "shifted", f"s{seed}")
-        transcode(work / "shifted", incoming / f"tp-shifted-{seed}", NEAR_TOOL)
-        shifted = [Label(new, "near", uid, "dicognito shifting dates and times + GDCM j2k "
-                                           "lossy q80")]
-    return labels, shifted
+        labels += _near(pool, work, incoming, seed)
+    return labels
+
+
+def _partial(pool: dict[str, list[tuple[str, Path]]], work: Path, incoming: Path,
+             seed: int) -> list[Label]:
+    """Re-identified copies of a subset of the series: two of three, and one of three."""
+    labels = []
+    for family, series, name in (("MR", ("1", "2"), "2 of 3"), ("CT", ("2",), "1 of 3")):
+        uid, folder = pool[family][0]
+        subset = work / f"partial-{family}"
+        for number in series:
+            shutil.copytree(folder / number, subset / number)
+        salt = f"p{seed}" if family == "MR" else f"p1{seed}"  # the first is the published one
+        new = anonymise(subset, incoming / f"tp-partial-{family}-{seed}", salt)
+        labels.append(Label(new, "partial", uid, f"dicognito on {name} series"))
+    return labels
+
+
+def _near(pool: dict[str, list[tuple[str, Path]]], work: Path, incoming: Path,
+          seed: int) -> list[Label]:
+    """Lossy copies, re-identified with dates and times shifted (only pixels tell)."""
+    labels = []
+    for n, (family, which, tool, name) in enumerate(_NEAR):
+        uid, folder = pool[family][which % len(pool[family])]
+        anonymised = work / f"near-{n}"
+        new = anonymise(folder, anonymised, f"s{seed}" if n == 0 else f"s{n}-{seed}")
+        transcode(anonymised, incoming / f"tp-near-{n}-{seed}", tool)
+        labels.append(Label(new, "near", uid, f"dicognito shifting dates and times + {name}"))
+    return labels
 
 
 def _same_content(pool: dict[str, list[tuple[str, Path]]], work: Path, incoming: Path,

@@ -38,11 +38,11 @@ class Population:
     """What :func:`make_population` wrote (``root/<n>-<acquisition>/<8-hex study>/...``)."""
 
     root: Path
-    studies: int
+    studies: int  # every acquisition written, same-day repeats included
     patients: int
-    same_day_repeats: int
-    twins: int
-    namesakes: int
+    same_day_repeats: int  # a second acquisition of the same person the same day
+    twins: int  # same surname, birth date and sex as another person
+    namesakes: int  # same name as another person, another birth date
 
 
 def make_population(out: Path, *, patients: int = 300, studies: int = 1000, slices: int = 2,

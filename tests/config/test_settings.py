@@ -29,11 +29,11 @@ def test_the_settings_table_has_one_row_per_setting_with_its_variable() -> None:
 def test_every_problem_is_reported_together() -> None:
     with pytest.raises(UsageError) as info:
         Settings(num_perm=100, workers=-1, batch_files=0, link_prior=0.0,
-                 match_near_max_distance=200, check_max_body_bytes=10)
+                 match_near_min_noise=1.5, check_max_body_bytes=10)
     message = str(info.value)
     for text in ("num_perm=100 is not divisible by lsh_bands=32", "workers=-1 must be >= 0",
                  "batch_files=0 must be >= 1", "link_prior=0.0 must be in (0, 1]",
-                 "match_near_max_distance=200 must be between 0 and 128",
+                 "match_near_min_noise=1.5 must be in (0, 1]",
                  "check_max_body_bytes >= 1024"):
         assert text in message
 

@@ -55,7 +55,7 @@ _QUERIES = {
     "studies": "SELECT study_uid, n_series, n_instances, bytes, modalities FROM studies",
     "series": "SELECT series_uid, s.study_uid, x.n_instances FROM series x "
               "JOIN studies s USING (study_key)",
-    "instances": "SELECT sop_uid, se.series_uid, st.study_uid, pixel_hash, phash, file_hash, "
+    "instances": "SELECT sop_uid, se.series_uid, st.study_uid, pixel_hash, detail, file_hash, "
                  "i.bytes, location FROM instances i JOIN series se USING (series_key) "
                  "JOIN studies st ON st.study_key = i.study_key",
     "files": "SELECT f.location, f.size, f.file_hash, f.status, i.sop_uid FROM files f "

@@ -20,7 +20,7 @@ DUMP = {
                "USING (patient_key)",
     "series": "SELECT se.series_uid, st.study_uid, se.n_instances FROM series se "
               "JOIN studies st USING (study_key)",
-    "instances": "SELECT i.sop_uid, se.series_uid, i.pixel_hash, i.phash, i.file_hash, "
+    "instances": "SELECT i.sop_uid, se.series_uid, i.pixel_hash, i.detail, i.file_hash, "
                  "i.bytes, i.location FROM instances i JOIN series se USING (series_key)",
     "files": "SELECT f.location, f.status, i.sop_uid FROM files f "
              "LEFT JOIN instances i USING (instance_key)",

@@ -16,5 +16,8 @@ def test_eval_prints_metrics_per_kind_as_json() -> None:
     assert result["labelled"] == sum(sum(row.values()) for row in result["confusion"].values())
     for kind in KINDS:
         assert set(result["kinds"][kind]) == {"labelled", "predicted", "true_positives",
-                                              "precision", "recall", "f1"}
+                                              "precision", "recall", "f1", "precision_ci95",
+                                              "recall_ci95"}
+        low, high = result["kinds"][kind]["recall_ci95"]
+        assert low <= result["kinds"][kind]["recall"] <= high
     assert result["missed_targets"] == [] and result["false_repeats"] == 0

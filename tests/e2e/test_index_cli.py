@@ -112,6 +112,23 @@ def test_only_bad_input_exits_nonzero(tmp_path: Path) -> None:
     assert "none of 1 inputs could be indexed" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_json_summary_on_every_exit(tmp_path: Path, corpus) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    archive = str(tmp_path / "a.duckdb")
+    proc = dedup_cli("index", str(tmp_path / "in"), "-a", archive, "--format", "json",
+                     check=False)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == report["exit_code"] == 4
+    assert report["status"] == "nothing-done" and report["quarantined"] == 1
+    with batch_lock(archive):
+        proc = dedup_cli("index", str(corpus.archive_dir), "-a", archive, "--format", "json",
+                         check=False)
+    assert json.loads(proc.stdout) == {"status": "locked", "exit_code": 75,
+                                       "error": json.loads(proc.stdout)["error"]}
+    assert proc.returncode == 75
+
+
 def test_second_batch_run_is_refused_while_locked(corpus, tmp_path: Path) -> None:
     archive = tmp_path / "a.duckdb"
     with batch_lock(archive):

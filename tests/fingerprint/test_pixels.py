@@ -52,8 +52,8 @@ def test_one_hash_across_third_party_transcodes(tmp_path: Path) -> None:
     assert len({pixel_hash_of(tmp_path / n) for n in names}) == 1
 
 
-def test_lossy_copy_has_another_hash_but_close_phash(tmp_path: Path) -> None:
-    from dedup.fingerprint.phash import distance
+def test_lossy_copy_has_another_hash_but_a_close_signature(tmp_path: Path) -> None:
+    from dedup.fingerprint.detail import copy_partners
 
     source = tmp_path / "mr.dcm"
     shutil.copy(shipped("MR_small.dcm"), source)
@@ -61,7 +61,10 @@ def test_lossy_copy_has_another_hash_but_close_phash(tmp_path: Path) -> None:
     a, b = fingerprint_file(source), fingerprint_file(tmp_path / "lossy.dcm")
     assert isinstance(a, Instance) and isinstance(b, Instance)
     assert a.pixel_hash != b.pixel_hash
-    assert a.phash and b.phash and distance(a.phash, b.phash) <= 24
+    assert a.detail and b.detail
+    s = Settings()
+    assert copy_partners([a.detail], [b.detail], s.match_near_min_structure,
+                         s.match_near_min_noise, s.match_near_min_resized).all()
 
 
 def test_padding_byte_is_not_hashed() -> None:

@@ -1,7 +1,9 @@
-"""Archive rows without files: studies with given pixel hashes, phashes and header tokens."""
+"""Archive rows without files: studies with given pixel hashes, signatures and header tokens."""
 
 from __future__ import annotations
 
+import hashlib
+import struct
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -17,7 +19,7 @@ class FakeStudy:
     day: date
     pixels: tuple[bytes, ...]
     tokens: tuple[str, ...]
-    phashes: tuple[bytes, ...] = field(default=())
+    details: tuple[bytes, ...] = field(default=())  # acquisition signatures, 128 bytes
     description: str = "CT HEAD W/O CONTRAST"
     modality: str = "CT"
 
@@ -27,6 +29,13 @@ BIRTH = {"MUELLER^HANS": date(1950, 1, 1), "Müller^Hans": date(1950, 1, 1),
          "SILVA^ANA": date(1985, 11, 23), "KOWALSKI^PIOTR": date(1944, 7, 30)}
 SEX = {"MUELLER^HANS": "M", "Müller^Hans": "M", "OKAFOR^GRACE": "F", "NAKAMURA^KENJI": "M",
        "SILVA^ANA": "F", "KOWALSKI^PIOTR": "M"}
+
+
+def signature_of(pixel: bytes) -> bytes:
+    """A stand-in acquisition signature: unrelated images get unrelated bits (about half
+    differ), the same pixels the same bits."""
+    return (struct.pack(">HH", 16, 16) + hashlib.sha512(pixel).digest()
+            + hashlib.sha512(pixel[::-1]).digest())
 
 
 def add(archive: Archive, study: FakeStudy, run_id: int) -> None:
@@ -43,12 +52,12 @@ def add(archive: Archive, study: FakeStudy, run_id: int) -> None:
     archive.execute("INSERT INTO studies VALUES (?, ?, ?, ?, '', '', ?, '', ?, ?, '', 1, ?, ?, "
                     "?, ?)", [key, study.uid, patient_key, study.day, study.description,
                               study.issuer, study.modality, n, 1000 * n, run_id, run_id])
-    phashes = study.phashes or tuple(bytes(32) for _ in study.pixels)
-    for i, (pixel, phash) in enumerate(zip(study.pixels, phashes, strict=True)):
+    details = study.details or tuple(signature_of(pixel) for pixel in study.pixels)
+    for i, (pixel, detail) in enumerate(zip(study.pixels, details, strict=True)):
         archive.execute("INSERT INTO instances VALUES (nextval('instance_keys'), ?, 0, ?, '', "
-                        "'', ?, 16, 16, 1, ?, ?, ?, 1000, ?, ?, false)",
-                        [f"{study.uid}.{i}", key, i, pixel, phash, pixel + b"f",
-                         f"/x/{study.uid}/{i}", run_id])
+                        "'', ?, 16, 16, 1, ?, ?, 1000, ?, ?, false, ?, NULL)",
+                        [f"{study.uid}.{i}", key, i, pixel, pixel + b"f",
+                         f"/x/{study.uid}/{i}", run_id, detail])
     for kind, values in (("pixel", study.pixels), ("header", study.tokens)):
         sig = minhash(values, 128)
         archive.execute("INSERT INTO fingerprints VALUES (?, ?, ?)", [key, kind, to_blob(sig)])

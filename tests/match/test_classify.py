@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import struct
 from datetime import date
 
 from dedup.config import Settings
@@ -11,7 +12,7 @@ from dedup.match.classify import (
     count_bytes_once,
     orient,
 )
-from dedup.match.verify import SetOverlap, distance_matrix, near_fraction
+from dedup.match.verify import SetOverlap, median_similarity, near_fraction
 
 S = Settings()
 REPEAT = RepeatEvidence("CT HEAD", 90, 12, 0.997, None)
@@ -20,7 +21,7 @@ REPEAT = RepeatEvidence("CT HEAD", 90, 12, 0.997, None)
 def evidence(n_a: int, n_b: int, shared: int, header: float = 0.2, near: float = 0.0,
              repeat: RepeatEvidence | None = None) -> PairEvidence:
     return PairEvidence(SetOverlap(n_a, n_b, shared), shared * 10, shared * 10, header, near,
-                        40, repeat)
+                        0.9 if near else 0.1, repeat)
 
 
 def kind(e: PairEvidence) -> str | None:
@@ -33,21 +34,30 @@ def test_kinds_from_the_strongest() -> None:
     assert kind(evidence(40, 60, 40)) == "partial"
     assert kind(evidence(60, 40, 40)) == "partial"
     assert kind(evidence(60, 60, 0, header=1.0, near=0.9, repeat=REPEAT)) == "near"
-    assert kind(evidence(60, 60, 0, header=0.3, near=1.0, repeat=REPEAT)) == "repeat"
+    assert kind(evidence(60, 60, 0, header=0.3, near=1.0, repeat=REPEAT)) == "near"
+    assert kind(evidence(60, 60, 0, header=0.3, near=0.1, repeat=REPEAT)) == "repeat"
+
+
+def test_pixels_decide_never_headers() -> None:
+    # the same header (a protocol on one device, times removed) and other pixels: nothing,
+    # or a repeat when it is the same person inside the window
+    assert kind(evidence(60, 60, 0, header=1.0, near=0.1)) is None
+    assert kind(evidence(60, 60, 0, header=1.0, near=0.1, repeat=REPEAT)) == "repeat"
+    # another header (re-identified, dates and times shifted) and the same detail: a copy
+    assert kind(evidence(60, 60, 0, header=0.1, near=1.0)) == "near"
 
 
 def test_doubtful_pairs_are_not_flagged() -> None:
     assert kind(evidence(60, 60, 10)) is None                      # some shared pixels
-    assert kind(evidence(60, 60, 0, header=1.0, near=0.1)) is None  # same header, other pixels
-    assert kind(evidence(60, 60, 0, header=1.0, near=0.1, repeat=REPEAT)) is None
-    assert kind(evidence(60, 60, 0, header=0.9, near=1.0)) is None  # look-alike, new acquisition
+    assert kind(evidence(60, 60, 10, repeat=REPEAT)) is None
+    assert kind(evidence(60, 60, 0, near=0.4)) is None              # too few copy partners
     assert kind(evidence(0, 0, 0)) is None
 
 
 def test_direction_and_bytes() -> None:
     old = Study(1, "1.1", 1, date(2024, 1, 1), 600)
     new = Study(9, "1.9", 2, date(2023, 12, 1), 400)
-    e = PairEvidence(SetOverlap(40, 60, 40), 400, 350, 0.5, 0.0, 0, REPEAT)
+    e = PairEvidence(SetOverlap(40, 60, 40), 400, 350, 0.5, 0.0, None, REPEAT)
     verdict = classify(e, S)
     assert verdict is not None
     dup = orient(verdict, new, old, e)
@@ -67,14 +77,25 @@ def test_bytes_are_counted_once_per_duplicate_study() -> None:
     assert sorted(r.bytes_reclaimable for r in rows) == [0, 50]
 
 
-def test_perceptual_distances() -> None:
-    zero, ones, half = bytes(32), b"\xff" * 32, b"\xff" * 16 + bytes(16)
-    assert distance_matrix([zero, ones], [half]).ravel().tolist() == [128, 128]
-    assert near_fraction([zero], [zero, ones], 0) == 1.0
-    assert near_fraction([zero, ones], [zero, half], 10) == 0.5
-    assert near_fraction([zero, ones], [zero, half], 10) == near_fraction([zero, half],
-                                                                          [zero, ones], 10)
-    assert near_fraction([], [zero], 10) == 0.0
+def test_copy_partners_from_signature_distances() -> None:
+    size = struct.pack(">HH", 512, 512)
+    zero, ones, half = (size + part for part in (bytes(128), b"\xff" * 128,
+                                                   b"\xff" * 64 + bytes(64)))
+    limits = (0.99, 0.99, 0.99)
+    assert near_fraction([zero], [zero, ones], *limits) == 1.0
+    assert near_fraction([zero, ones], [zero, half], *limits) == 0.5
+    assert near_fraction([zero, ones], [zero, half], *limits) == \
+        near_fraction([zero, half], [zero, ones], *limits)
+    assert near_fraction([], [zero], *limits) == 0.0
+    assert median_similarity([zero], [half]) == 0.0 and median_similarity([], [zero]) is None
+    assert median_similarity([zero], [zero, ones]) == 1.0
+    # a noise part makes a copy partner where the structure alone would not
+    assert near_fraction([half + bytes(128)], [zero + bytes(128)], *limits) == 1.0
+    assert near_fraction([half + bytes(128)], [zero + ones[4:]], *limits) == 0.0
+    # half the size on both sides: the structure need agree less
+    small = struct.pack(">HH", 256, 256) + b"\xff" * 16 + bytes(112)
+    assert near_fraction([small], [zero], 0.99, 0.99, 0.9) == 1.0
+    assert near_fraction([small], [zero], 0.99, 0.99, 0.99) == 0.0
 
 
 def test_set_overlap() -> None:

@@ -38,15 +38,15 @@ def write(path: Path, patient: str, study: str, number: int, blank: bool) -> Pat
     return path
 
 
-def test_a_blank_image_is_flagged_and_has_no_perceptual_hash(tmp_path: Path) -> None:
+def test_a_blank_image_is_flagged_and_has_no_acquisition_signature(tmp_path: Path) -> None:
     path = write(tmp_path / "blank.dcm", "ONE", "1", 1, blank=True)
     result = fingerprint_location(Location(str(path), None, path.stat().st_size, 0.0),
                                   Settings())
     assert isinstance(result, Instance)
-    assert result.blank and result.phash is None and result.pixel_hash is not None
+    assert result.blank and result.detail is None and result.pixel_hash is not None
     real = fingerprint_location(Location(str(shipped("CT_small.dcm")), None, 0, 0.0),
                                 Settings())
-    assert isinstance(real, Instance) and not real.blank and real.phash is not None
+    assert isinstance(real, Instance) and not real.blank and real.detail is not None
 
 
 def test_unrelated_studies_sharing_a_blank_image_are_not_duplicates(

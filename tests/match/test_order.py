@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from dedup.archive.db import Archive
 from dedup.config import Settings
 from dedup.match import match
-from tests.match.fake import FakeStudy, add
+from tests.match.fake import FakeStudy, add, signature_of
 
 
 def _px(tag: str, n: int) -> tuple[bytes, ...]:
@@ -31,9 +31,9 @@ STUDIES = (
     FakeStudy("1.3", "MUELLER^HANS", "STMARY", date(2024, 1, 10), ORIGINAL.pixels[:15],
               ORIGINAL.tokens),                                           # partial
     FakeStudy("1.4", "MUELLER^HANS", "STMARY", date(2024, 1, 10), _px("n", 20),
-              ORIGINAL.tokens),                                           # near
+              ORIGINAL.tokens, tuple(map(signature_of, ORIGINAL.pixels))),  # near
     FakeStudy("1.5", "Müller^Hans", "KLINORD", date(2024, 2, 20), _px("r", 20),
-              _tokens("r", 20), tuple(b"\xff" * 32 for _ in range(20))),  # repeat
+              _tokens("r", 20)),                                          # repeat
     FakeStudy("1.6", "OKAFOR^GRACE", "STMARY", date(2024, 1, 10), _px("o", 20),
               _tokens("o", 20)),                                          # another patient
 )

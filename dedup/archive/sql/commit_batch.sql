@@ -34,7 +34,7 @@ WHERE b.rn = 1
 INSERT INTO instances
 SELECT nextval('instance_keys'), b.sop_uid, se.series_key, st.study_key, b.sop_class_uid,
        b.transfer_syntax, b.instance_number, b.rows, b.columns, b.frames, b.pixel_hash,
-       b.phash, b.file_hash, b.size, b.location, b.run_id, b.blank
+       b.file_hash, b.size, b.location, b.run_id, b.blank, b.detail, b.look
 FROM batch_new AS b
 JOIN series AS se USING (series_uid)
 JOIN studies AS st USING (study_uid)

@@ -1,35 +1,18 @@
 -- Exact overlap of the instance pixel-hash sets of each candidate pair (view
 -- candidate_pairs(study_key, other_key)), and the bytes of each side's instances whose
 -- pixels the other side holds (what removing that side would reclaim).
--- Uninformative pixel hashes count neither in the set sizes nor as shared, so they cannot
--- make a pair same-content or partial: blank images (constant pixels, flagged when
--- fingerprinted) and the stop-list of common hashes, held by the studies of more than
--- $1 different patients (blank frames archived before the flag, uniform test images, scout
--- placeholders). A pixel hash binds the image format too, so a hash is blank everywhere or
--- nowhere. Their bytes still count as reclaimable when the rest makes the pair a duplicate.
+-- Uninformative pixel hashes (view uninformative_pixels, see uninformative_pixels.sql) count
+-- neither in the set sizes nor as shared, so they cannot make a pair same-content or
+-- partial. Their bytes still count as reclaimable when the rest makes the pair a duplicate.
 WITH involved AS (
     SELECT study_key FROM candidate_pairs UNION SELECT other_key FROM candidate_pairs
 ),
-hashes AS (
+scored AS (
     SELECT i.study_key, i.pixel_hash, sum(i.bytes) AS bytes,
-           bool_or(coalesce(i.blank, false)) AS blank
+           i.pixel_hash NOT IN (SELECT pixel_hash FROM uninformative_pixels) AS informative
     FROM instances AS i JOIN involved USING (study_key)
     WHERE i.pixel_hash IS NOT NULL
     GROUP BY i.study_key, i.pixel_hash
-),
-common AS (
-    SELECT i.pixel_hash
-    FROM instances AS i JOIN studies AS s USING (study_key)
-    WHERE i.pixel_hash IN (SELECT pixel_hash FROM hashes)
-    GROUP BY i.pixel_hash
-    HAVING count(DISTINCT s.patient_key) > $1
-),
-uninformative AS (
-    SELECT pixel_hash FROM hashes WHERE blank UNION SELECT pixel_hash FROM common
-),
-scored AS (
-    SELECT h.study_key, h.pixel_hash, h.bytes, u.pixel_hash IS NULL AS informative
-    FROM hashes AS h LEFT JOIN uninformative AS u USING (pixel_hash)
 ),
 sizes AS (
     SELECT study_key, count(*) FILTER (WHERE informative) AS n FROM scored GROUP BY study_key

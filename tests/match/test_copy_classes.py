@@ -1,0 +1,88 @@
+"""Each failure class of issue 10, with copies made by third-party tools, and hard negatives.
+
+The copies are made by dicognito (re-identification: new UIDs, another name, dates and times
+shifted), GDCM and DCMTK (lossy transcodes, half size), never by dedup's own writer.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from dedup.archive.db import Archive
+from dedup.batch import index
+from dedup.config import Settings
+from dedup.synth import Patient, write_study
+from dedup.synth.copies import anonymise, missing_tools, transcode
+from dedup.synth.population import make_population
+
+pytestmark = pytest.mark.skipif(bool(missing_tools()), reason="make test installs the tools")
+
+ANNA = Patient("NOVAK^ANNA", "SM0000101", "STMARY", date(1970, 1, 1), "F", 101)
+TWIN = Patient("NOVAK^ANNE", "SM0000102", "STMARY", date(1970, 1, 1), "F", 102)
+
+
+def study(out: Path, modality: str, patient: Patient, seed: int, day: date = date(2024, 3, 1),
+          slices: int = 2) -> tuple[str, Path]:
+    uid = write_study(out, modality=modality, patient=patient, seed=seed, study_date=day,
+                      institution="St. Mary Hospital", slices=slices)
+    return uid, next(p for p in out.iterdir() if p.is_dir())
+
+
+def pairs(settings: Settings, *batches: Path) -> dict[frozenset[str], str]:
+    """Index each folder as one nightly run; every (study pair) -> kind."""
+    for batch in batches:
+        index([batch], settings)
+    with Archive.open(settings.archive, read_only=True) as archive:
+        rows = archive.run("duplicate_pairs").iter_rows()
+        return {frozenset((a, b)): kind for a, b, kind in rows}
+
+
+def test_one_series_of_three_under_new_uids_is_partial(tmp_path: Path,
+                                                       settings: Settings) -> None:
+    uid, folder = study(tmp_path / "archive", "CT", ANNA, 1)
+    shutil.copytree(folder / "2", tmp_path / "subset" / "2")
+    copy = anonymise(tmp_path / "subset", tmp_path / "incoming" / "copy", "one-of-three")
+    found = pairs(settings, tmp_path / "archive", tmp_path / "incoming")
+    assert found == {frozenset((uid, copy)): "partial"}
+
+
+@pytest.mark.parametrize(("modality", "tool"), [
+    ("CT", ["gdcmconv", "--j2k", "--lossy", "-r", "20"]),
+    ("MR", ["dcmcjpeg", "+ee", "+q", "50"]),
+    ("DX", ["dcmcjpeg", "+eb", "+be", "+q", "50"]),
+    ("CT", ["dcmscale", "--scale-x-factor", "0.5", "--scale-y-factor", "0.5"]),
+])
+def test_lossy_reidentified_date_shifted_copy_is_near(tmp_path: Path, settings: Settings,
+                                                      modality: str, tool: list[str]) -> None:
+    uid, folder = study(tmp_path / "archive", modality, ANNA, 2)
+    copy = anonymise(folder, tmp_path / "anonymised", f"shift-{modality}")
+    transcode(tmp_path / "anonymised", tmp_path / "incoming" / "copy", tool)
+    found = pairs(settings, tmp_path / "archive", tmp_path / "incoming")
+    assert found == {frozenset((uid, copy)): "near"}
+
+
+@pytest.mark.parametrize("modality", ["CT", "MR", "DX", "US"])
+def test_a_twin_and_a_same_day_rescan_are_never_copies(tmp_path: Path, settings: Settings,
+                                                       modality: str) -> None:
+    first, _ = study(tmp_path / "archive", modality, ANNA, 3)
+    again, _ = study(tmp_path / "incoming", modality, ANNA, 4)  # the same person, same day
+    twin, _ = study(tmp_path / "incoming", modality, TWIN, 5)  # same surname, birth, protocol
+    found = pairs(settings, tmp_path / "archive", tmp_path / "incoming")
+    assert set(found.values()) <= {"repeat"}
+    assert frozenset((first, twin)) not in found and frozenset((again, twin)) not in found
+
+
+def test_a_population_without_duplicates_has_no_flag_but_repeat(tmp_path: Path,
+                                                                settings: Settings) -> None:
+    made = make_population(tmp_path / "population", patients=24, studies=60, slices=1, seed=3)
+    folders = sorted(p for p in made.root.iterdir() if p.is_dir())
+    for batch in (folders[:40], folders[40:]):
+        index(batch, settings)
+    with Archive.open(settings.archive, read_only=True) as archive:
+        kinds = Counter(kind for _, _, kind in archive.run("duplicate_pairs").iter_rows())
+    assert set(kinds) <= {"repeat"}, kinds
