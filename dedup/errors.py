@@ -64,11 +64,15 @@ class DedupError(Exception):
     """
 
     exit_code: ExitCode = ExitCode.ERROR
-    status = "failed"  # the word a JSON report gives this outcome
 
     def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.details = dict(details or {})
+
+    @property
+    def status(self) -> str:
+        """The word a JSON report gives this outcome (``nothing-done``, ``locked`` ...)."""
+        return _STATUS.get(self.exit_code, "failed")
 
     def report(self) -> dict[str, object]:
         """The JSON report of this outcome: the details, status, exit code and message."""
@@ -80,32 +84,32 @@ class UsageError(DedupError):
     """A bad argument or setting."""
 
     exit_code = ExitCode.USAGE
-    status = "usage-error"
 
 
 class ArchiveLocked(DedupError):
     """Another batch run holds the archive's write lock."""
 
     exit_code = ExitCode.LOCKED
-    status = "locked"
 
 
 class ArchiveError(DedupError):
     """The archive file cannot be opened or is not a dedup archive."""
 
     exit_code = ExitCode.ARCHIVE
-    status = "archive-error"
 
 
 class NothingDone(DedupError):
     """A run found inputs but could index none of them."""
 
     exit_code = ExitCode.NOTHING_DONE
-    status = "nothing-done"
 
 
 class StorageError(DedupError):
     """Local storage failed while writing (disk full, quota, I/O error)."""
 
     exit_code = ExitCode.IO_ERROR
-    status = "storage-error"
+
+
+_STATUS = {ExitCode.USAGE: "usage-error", ExitCode.LOCKED: "locked",
+           ExitCode.ARCHIVE: "archive-error", ExitCode.NOTHING_DONE: "nothing-done",
+           ExitCode.IO_ERROR: "storage-error"}
