@@ -42,6 +42,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag
 
 #: Opens every content hash stream: the domain and version of the normalisation.
 DOMAIN = b"dedup:object-content:v1\x00"
@@ -105,9 +106,16 @@ def content_hash(ds: Dataset) -> bytes:
 
 
 def _stream(ds: Dataset, big_endian: bool) -> Iterable[bytes]:
-    """Yield the byte stream of the kept elements of ``ds``, recursively, in tag order."""
-    for element in ds:
-        if _skipped(element):
+    """Yield the byte stream of the kept elements of ``ds``, recursively, in tag order.
+
+    Elements are skipped before pydicom converts their values (the costly part) when the
+    tag or the stored VR already says so.
+    """
+    for tag in sorted(ds.keys()):
+        if _skipped(BaseTag(tag), ds.get_item(tag).VR):
+            continue
+        element = ds[tag]
+        if element.VR in _SKIPPED_VRS:  # the VR pydicom found (implicit VR, ambiguous VR)
             continue
         if element.VR == "SQ":
             items = [item for item in element.value if item is not None]
@@ -125,10 +133,9 @@ def _stream(ds: Dataset, big_endian: bool) -> Iterable[bytes]:
             yield value
 
 
-def _skipped(element: DataElement) -> bool:
-    tag = element.tag
+def _skipped(tag: BaseTag, vr: str | None) -> bool:
     return (tag.is_private or tag.element == 0 or tag.group in _SKIPPED_GROUPS
-            or element.VR in _SKIPPED_VRS or tag in _SKIPPED_TAGS)
+            or vr in _SKIPPED_VRS or tag in _SKIPPED_TAGS)
 
 
 def _value_bytes(element: DataElement, big_endian: bool) -> bytes:

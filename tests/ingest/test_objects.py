@@ -59,6 +59,36 @@ def test_objects_without_pixel_data_are_indexed(tmp_path: Path) -> None:
     assert {row[:3] + row[4:] for row in stored.values()} == {(0, 0, 0, None, False)}
 
 
+@pytest.mark.parametrize("name", ["test-SR.dcm", "reportsi.dcm"])
+def test_reports_pydicom_ships_are_indexed(name: str) -> None:
+    result = fingerprint_location(Location(str(shipped(name))), Settings())
+    assert isinstance(result, Instance), result
+    assert result.pixel_hash is not None and len(result.pixel_hash) == 16
+    assert (result.rows, result.columns, result.frames, result.phash) == (0, 0, 0, None)
+
+
+def float_image(out: Path, scale: float, sop_uid: str | None = None) -> Path:
+    """The shipped CT with its values as Float Pixel Data (written by pydicom)."""
+    ds = dcmread(shipped("CT_small.dcm"))
+    ds.SOPInstanceUID = sop_uid or ds.SOPInstanceUID
+    ds.FloatPixelData = (ds.pixel_array.astype("<f4") * scale).tobytes()
+    del ds.PixelData, ds.BitsStored, ds.HighBit, ds.PixelRepresentation
+    ds.BitsAllocated = 32
+    ds.save_as(out, enforce_file_format=True)
+    return out
+
+
+def test_float_pixel_data_is_an_image_fingerprinted_by_content(tmp_path: Path) -> None:
+    made = [float_image(tmp_path / "a.dcm", 1.0),
+            float_image(tmp_path / "b.dcm", 1.0, "1.2.826.0.1.3680043.8.498.61"),
+            float_image(tmp_path / "c.dcm", 0.5)]
+    results = [fingerprint_location(Location(str(path)), Settings()) for path in made]
+    assert all(isinstance(r, Instance) for r in results), results
+    same, again, other = (r for r in results if isinstance(r, Instance))
+    assert (same.rows, same.columns, same.frames, same.phash) == (128, 128, 1, None)
+    assert same.pixel_hash == again.pixel_hash != other.pixel_hash
+
+
 def element_ends(path: Path, *, implicit: bool, little: bool, start: int | None = None
                  ) -> set[int]:
     """Offsets where a top-level element of the data set ends, found by pydicom."""
