@@ -169,7 +169,7 @@ def _walk_file(buf: Buffer, pos: int, encoding: tuple[bool, bool] | None) -> Hea
         if encoding is None and ts not in _NOT_LE:
             encoding = (ts != IMPLICIT_LE, True)
         elif encoding is None and ts == EXPLICIT_BE:
-            encoding, header = (True, False), Header(transfer_syntax=ts, values={}, raw_text={})
+            encoding = (True, False)
         if encoding is not None:
             _walk(buf, pos, len(buf), encoding[0], header, meta=False, little=encoding[1])
     except _StructError:  # an element header that runs past the end of the file
@@ -181,8 +181,8 @@ _HEAD = Struct("<HH2sH")  # group, element, VR, short length (explicit VR)
 _U32 = Struct("<I")
 _US = Struct("<H")
 _ITEM_HEAD = Struct("<HHI")  # group, element, length of an item or delimiter
-_BIG_ENDIAN = {_HEAD: Struct(">HH2sH"), _U32: Struct(">I"), _US: Struct(">H"),
-               _ITEM_HEAD: Struct(">HHI")}
+_HEAD_BE, _U32_BE, _US_BE, _ITEM_HEAD_BE = (Struct(">HH2sH"), Struct(">I"), Struct(">H"),
+                                            Struct(">HHI"))  # the same, big endian
 _VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS",
                   b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL",
                   b"US"}) | _LONG_VRS
@@ -195,10 +195,6 @@ _WANTED: dict[int, tuple[int, str]] = {
 }
 
 
-def _struct(little: bool, layout: Struct) -> Struct:
-    return layout if little else _BIG_ENDIAN[layout]
-
-
 def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
           *, meta: bool, prefix: str = "", little: bool = True) -> int:
     """Walk elements from ``pos`` to ``end``; return the position after the last one read.
@@ -207,7 +203,8 @@ def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
     that matter, no objects for the rest.
     """
     size, wanted = len(buf), _WANTED
-    head, u32 = _struct(little, _HEAD).unpack_from, _struct(little, _U32).unpack_from
+    head, u32 = (_HEAD.unpack_from, _U32.unpack_from) if little else \
+        (_HEAD_BE.unpack_from, _U32_BE.unpack_from)
     explicit = explicit or meta
     while pos < end:
         if pos + 8 > size:
@@ -258,7 +255,7 @@ def _keep(buf: Buffer, start: int, length: int, what: tuple[int, str],
         header.raw_text[prefix + name] = raw
         header.values[prefix + name] = _text(raw)
     elif kind == _SHORT and length >= 2 and not prefix:
-        header.values[name] = _struct(little, _US).unpack_from(buf, start)[0]
+        header.values[name] = (_US if little else _US_BE).unpack_from(buf, start)[0]
     elif kind == _SEQ and length:
         _skip_sequence(buf, start, explicit, header, name, start + length, little=little)
 
@@ -266,7 +263,7 @@ def _keep(buf: Buffer, start: int, length: int, what: tuple[int, str],
 def _skip_sequence(buf: Buffer, pos: int, explicit: bool, header: Header,
                    wanted: str | None, end: int | None = None, *, little: bool = True) -> int:
     """Step over a sequence's items; read the first item's text tags when ``wanted``."""
-    size, item_head = len(buf), _struct(little, _ITEM_HEAD).unpack_from
+    size, item_head = len(buf), (_ITEM_HEAD if little else _ITEM_HEAD_BE).unpack_from
     first = True
     limit = size if end is None else end
     while pos < limit:

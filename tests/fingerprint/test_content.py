@@ -12,24 +12,15 @@ from pydicom.datadict import tag_for_keyword
 from dedup.fingerprint.content import IDENTITY_KEYWORDS, content_hash
 from dedup.fingerprint.pixels import PixelFormat, canonical, pixel_hash
 from tests.conftest import shipped
-from tests.ingest.objects import (
-    REIDENTIFIED,
-    make_gsps,
-    make_pdf,
-    make_sr,
-    make_stripped,
-    needs_dcmtk,
-    reidentify,
-    run,
-)
+from tests.ingest import objects
 
-pytestmark = needs_dcmtk
+pytestmark = objects.needs_dcmtk
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "sr": lambda out: make_sr(out, "No focal consolidation. Heart size normal."),
-    "gsps": make_gsps,
-    "pdf": make_pdf,
-    "stripped": make_stripped,
+    "sr": lambda out: objects.make_sr(out, "No focal consolidation. Heart size normal."),
+    "gsps": objects.make_gsps,
+    "pdf": objects.make_pdf,
+    "stripped": objects.make_stripped,
 }
 
 
@@ -40,12 +31,12 @@ def hash_of(path: Path) -> bytes:
 @pytest.mark.parametrize("kind", sorted(MAKERS))
 def test_a_reidentified_copy_has_the_same_content_hash(tmp_path: Path, kind: str) -> None:
     original = MAKERS[kind](tmp_path / f"{kind}.dcm")
-    copy = reidentify(original, tmp_path / f"{kind}-copy.dcm")
+    copy = objects.reidentify(original, tmp_path / f"{kind}-copy.dcm")
     a, b = dcmread(original), dcmread(copy)
     for uid in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
         assert a[uid].value != b[uid].value, f"dcmodify kept {uid}"
-    assert (str(b.PatientName), b.StudyDate) == (REIDENTIFIED["PatientName"],
-                                                 REIDENTIFIED["StudyDate"])
+    assert (str(b.PatientName), b.StudyDate) == (objects.REIDENTIFIED["PatientName"],
+                                                 objects.REIDENTIFIED["StudyDate"])
     assert a.PatientName != b.PatientName and a.StudyDate != b.StudyDate
     digest = content_hash(a)
     assert len(digest) == 16
@@ -53,23 +44,24 @@ def test_a_reidentified_copy_has_the_same_content_hash(tmp_path: Path, kind: str
 
 
 def test_a_date_inside_the_report_tree_is_left_out(tmp_path: Path) -> None:
-    original = make_sr(tmp_path / "sr.dcm", "No focal consolidation.")
-    copy = reidentify(original, tmp_path / "copy.dcm")
+    original = objects.make_sr(tmp_path / "sr.dcm", "No focal consolidation.")
+    copy = objects.reidentify(original, tmp_path / "copy.dcm")
     dates = [dcmread(p).ContentSequence[1].Date for p in (original, copy)]
-    assert dates == ["20240301", REIDENTIFIED["(0040,a121)"]]
+    assert dates == ["20240301", objects.REIDENTIFIED["(0040,a121)"]]
     assert hash_of(original) == hash_of(copy)
 
 
 def test_different_reports_have_different_hashes(tmp_path: Path) -> None:
     study = "1.2.826.0.1.3680043.8.498.1001"  # same study, patient and dates: only the text
-    first = make_sr(tmp_path / "first.dcm", "No focal consolidation.", study=study)
-    second = make_sr(tmp_path / "second.dcm", "Small left pleural effusion.", study=study)
+    first = objects.make_sr(tmp_path / "first.dcm", "No focal consolidation.", study=study)
+    second = objects.make_sr(tmp_path / "second.dcm", "Small left pleural effusion.", study=study)
     assert hash_of(first) != hash_of(second)
 
 
 def test_the_document_of_an_encapsulated_pdf_is_content(tmp_path: Path) -> None:
-    first, again = make_pdf(tmp_path / "first.dcm"), make_pdf(tmp_path / "again.dcm")
-    other = make_pdf(tmp_path / "other.dcm", "Discharge letter: no fracture.")  # same length
+    first = objects.make_pdf(tmp_path / "first.dcm")
+    again = objects.make_pdf(tmp_path / "again.dcm")
+    other = objects.make_pdf(tmp_path / "other.dcm", "Discharge letter: no fracture.")  # as long
     assert dcmread(first).SOPInstanceUID != dcmread(again).SOPInstanceUID
     assert hash_of(first) == hash_of(again)
     assert hash_of(first) != hash_of(other)
@@ -83,22 +75,22 @@ def test_every_encoding_of_an_object_has_the_same_hash(tmp_path: Path, kind: str
                           "undefined-lengths": ["+ti", "-e"], "no-preamble": ["-F", "+ti"],
                           "utf-8": ["+U8"]}.items():
         copy = tmp_path / f"{kind}-{name}.dcm"
-        run("dcmconv", *options, str(original), str(copy))
+        objects.run("dcmconv", *options, str(original), str(copy))
         assert copy.read_bytes() != original.read_bytes()
         assert hash_of(copy) == expected, name
 
 
 def test_text_in_another_character_set_has_the_same_hash(tmp_path: Path) -> None:
-    original = make_sr(tmp_path / "sr.dcm", "Lungenödem, Pleuraergüsse beidseits.")
+    original = objects.make_sr(tmp_path / "sr.dcm", "Lungenödem, Pleuraergüsse beidseits.")
     utf8 = tmp_path / "utf8.dcm"
-    run("dcmconv", "+U8", str(original), str(utf8))
+    objects.run("dcmconv", "+U8", str(original), str(utf8))
     assert dcmread(utf8).SpecificCharacterSet == "ISO_IR 192"
     assert b"\xc3\xb6" in utf8.read_bytes() and b"\xc3\xb6" not in original.read_bytes()
     assert hash_of(utf8) == hash_of(original)
 
 
 def test_content_changes_the_hash_identity_and_private_data_do_not(tmp_path: Path) -> None:
-    original = make_sr(tmp_path / "sr.dcm", "No focal consolidation.")
+    original = objects.make_sr(tmp_path / "sr.dcm", "No focal consolidation.")
     expected = hash_of(original)
     edits = {
         "finding": (["-m", "ContentSequence[2].TextValue=Right lower lobe consolidation."],
@@ -113,13 +105,13 @@ def test_content_changes_the_hash_identity_and_private_data_do_not(tmp_path: Pat
     for name, (options, same) in edits.items():
         copy = tmp_path / f"{name}.dcm"
         copy.write_bytes(original.read_bytes())
-        run("dcmodify", "-nb", *options, str(copy))
+        objects.run("dcmodify", "-nb", *options, str(copy))
         assert copy.read_bytes() != original.read_bytes(), name
         assert (hash_of(copy) == expected) is same, name
 
 
 def test_objects_never_share_a_hash_with_the_image_they_come_from(tmp_path: Path) -> None:
-    stripped = make_stripped(tmp_path / "stripped.dcm")
+    stripped = objects.make_stripped(tmp_path / "stripped.dcm")
     image = dcmread(shipped("CT_small.dcm"))
     fmt = PixelFormat(rows=image.Rows, columns=image.Columns, bits_allocated=16,
                       pixel_representation=image.PixelRepresentation)
