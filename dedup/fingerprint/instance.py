@@ -8,6 +8,7 @@ import numpy as np
 from pydicom import dcmread
 
 from dedup.config import Settings
+from dedup.fingerprint.content import content_hash
 from dedup.fingerprint.detail import acquisition
 from dedup.fingerprint.pixels import (
     PixelFormat,
@@ -21,6 +22,8 @@ from dedup.fingerprint.tokens import header_tokens
 from dedup.ingest.parse import NATIVE_SYNTAXES, ParseError, encapsulated_frames
 from dedup.ingest.read import DicomFile, read_location
 from dedup.records import Instance, Location, Quarantined, QuarantineReason
+
+_FLOAT_PIXELS = frozenset({0x7FE00008, 0x7FE00009})  # Float and Double Float Pixel Data
 
 
 def fingerprint_location(location: Location, settings: Settings) -> Instance | Quarantined:
@@ -73,6 +76,10 @@ def pixel_format(dicom: DicomFile) -> PixelFormat:
 def canonical_pixels(dicom: DicomFile, fmt: PixelFormat) -> np.ndarray | None:
     """The canonical pixel array, decoding only when the stored form is not canonical.
 
+    ``None`` for a file without Pixel Data (a report, a presentation state, a document, an
+    image whose pixels were stripped): it ends after its last complete element, since a file
+    that ends inside one was quarantined as ``truncated`` when it was parsed.
+
     Raises:
         PixelLengthError: native pixel data of the wrong length.
         ParseError: encapsulated pixel data that is truncated or broken.
@@ -80,10 +87,7 @@ def canonical_pixels(dicom: DicomFile, fmt: PixelFormat) -> np.ndarray | None:
     """
     header = dicom.header
     if dicom.dataset is None and header.pixel_offset is None:
-        if fmt.rows and fmt.columns:
-            raise ParseError("truncated", "image attributes present but the file ends "
-                             "before Pixel Data")
-        return None
+        return None  # the parser read every element to the end: an object without pixels
     subsampled = dicom.text("PhotometricInterpretation").startswith("YBR_FULL_422")
     if dicom.dataset is None and header.transfer_syntax in NATIVE_SYNTAXES and not subsampled:
         assert header.pixel_offset is not None and header.pixel_length is not None
@@ -109,15 +113,24 @@ def canonical_pixels(dicom: DicomFile, fmt: PixelFormat) -> np.ndarray | None:
 def fingerprint(dicom: DicomFile) -> Instance:
     """Compute the instance record: pixel hash, acquisition signature and header tokens.
 
+    An object without Pixel Data gets the hash of its normalised content
+    (:func:`object_content`) in place of the pixel hash, no perceptual hash, and no rows,
+    columns or frames.
+
     Raises:
         PixelLengthError: native pixel data of the wrong length.
-        ParseError: encapsulated pixel data that is truncated or broken.
+        ParseError: encapsulated pixel data that is truncated or broken, or an object
+            without Pixel Data whose content cannot be read.
 
     """
     fmt = pixel_format(dicom)
     pixels = canonical_pixels(dicom, fmt)
     blank = pixels is not None and is_constant(pixels)
     detail, look = (None, None) if pixels is None or blank else acquisition(pixels)
+    if pixels is None:  # no Pixel Data: fingerprinted by its normalised content
+        fmt, digest = object_content(dicom, fmt)
+    else:
+        digest = pixel_hash(fmt, pixels)
     t, n = dicom.text, dicom.number
     return Instance(
         location=dicom.location,
@@ -146,12 +159,33 @@ def fingerprint(dicom: DicomFile) -> Instance:
         rows=fmt.rows,
         columns=fmt.columns,
         frames=fmt.frames,
-        pixel_hash=None if pixels is None else pixel_hash(fmt, pixels),
+        pixel_hash=digest,
         tokens=header_tokens(dicom.header.values),
         blank=blank,
         detail=detail,
         look=look,
     )
+
+
+def object_content(dicom: DicomFile, fmt: PixelFormat) -> tuple[PixelFormat, bytes]:
+    """The format and content hash of a file without Pixel Data.
+
+    An image whose values are Float or Double Float Pixel Data keeps its rows, columns and
+    frames (those values are part of its content); any other object has none.
+
+    Raises:
+        ParseError: ``corrupt``, an element pydicom cannot read or convert.
+
+    """
+    try:
+        ds = dicom.dataset if dicom.dataset is not None else dcmread(BytesIO(bytes(dicom.data)))
+        digest = content_hash(ds)
+    except Exception as exc:  # pydicom raises many types for a damaged element
+        raise ParseError("corrupt", f"content could not be read ({type(exc).__name__})"
+                         ) from None
+    if _FLOAT_PIXELS.isdisjoint(ds.keys()):
+        fmt = PixelFormat(rows=0, columns=0, frames=0)
+    return fmt, digest
 
 
 def _code(dicom: DicomFile) -> str:

@@ -6,6 +6,13 @@ compressed syntaxes, which are explicit little endian), are walked here with
 ``struct.unpack_from`` and no per-element objects. Only the wanted tags are decoded; the
 walk stops at Pixel Data and reports where it is. Anything else (big endian, deflated,
 files without a preamble) goes through pydicom in :mod:`dedup.ingest.read`.
+
+A file without Pixel Data (a report, a presentation state, an encapsulated document, an
+image whose pixels were stripped) is walked to its end. Ending between two elements, it is
+complete; ending inside one (its header, its value, a sequence or an item), it is
+``truncated``. pydicom does not tell the two apart (it returns a short last value and drops
+a partial element header), so a big-endian file and a data set without a preamble are
+walked here too, only for that check (:func:`check_complete`), before pydicom reads them.
 """
 
 from __future__ import annotations
@@ -29,8 +36,9 @@ _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b
 
 IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
+EXPLICIT_BE = "1.2.840.10008.1.2.2"
 NATIVE_SYNTAXES = frozenset({IMPLICIT_LE, EXPLICIT_LE})
-_NOT_LE = frozenset({"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})  # big endian, deflated
+_NOT_LE = frozenset({EXPLICIT_BE, "1.2.840.10008.1.2.1.99"})  # big endian, deflated
 
 #: Tags read as text, by keyword.
 TEXT_TAGS: dict[int, str] = {
@@ -123,15 +131,47 @@ def parse(buf: Buffer) -> Header:
     """
     if len(buf) < _PREAMBLE + 4 or bytes(buf[_PREAMBLE:_PREAMBLE + 4]) != b"DICM":
         raise Unsupported("no DICM preamble")
+    header = _walk_file(buf, _PREAMBLE + 4, None)
+    if header.transfer_syntax in _NOT_LE:
+        raise Unsupported(f"transfer syntax {header.transfer_syntax}")
+    return header
+
+
+def check_complete(buf: Buffer, *, explicit: bool, little_endian: bool) -> None:
+    """Check that a data set without preamble ends after its last complete element.
+
+    Args:
+        buf: the whole file: a data set, with or without a file meta group before it.
+        explicit: whether the data set's VRs are explicit (the meta group's always are).
+        little_endian: the data set's byte order.
+
+    Raises:
+        ParseError: ``truncated`` when the file ends inside an element; ``corrupt`` when
+            the elements cannot be walked (pydicom may still read such a file).
+
+    """
+    _walk_file(buf, 0, (explicit, little_endian))
+
+
+def _walk_file(buf: Buffer, pos: int, encoding: tuple[bool, bool] | None) -> Header:
+    """Walk the meta group from ``pos``, then the data set.
+
+    ``encoding`` (explicit, little endian) is taken from the meta group's Transfer Syntax UID
+    when ``None``; a big-endian data set is walked for its structure only, a deflated one
+    not at all.
+    """
     header = Header(transfer_syntax="", values={}, raw_text={})
     try:
-        pos = _walk(buf, _PREAMBLE + 4, len(buf), True, header, meta=True)
+        pos = _walk(buf, pos, len(buf), True, header, meta=True)
         header.raw_text.pop("TransferSyntaxUID", None)
         ts = str(header.values.pop("TransferSyntaxUID", "")) or EXPLICIT_LE
         header.transfer_syntax = ts
-        if ts in _NOT_LE:
-            raise Unsupported(f"transfer syntax {ts}")
-        _walk(buf, pos, len(buf), ts != IMPLICIT_LE, header, meta=False)
+        if encoding is None and ts not in _NOT_LE:
+            encoding = (ts != IMPLICIT_LE, True)
+        elif encoding is None and ts == EXPLICIT_BE:
+            encoding = (True, False)
+        if encoding is not None:
+            _walk(buf, pos, len(buf), encoding[0], header, meta=False, little=encoding[1])
     except _StructError:  # an element header that runs past the end of the file
         raise ParseError("truncated", "file ends inside an element header") from None
     return header
@@ -140,6 +180,9 @@ def parse(buf: Buffer) -> Header:
 _HEAD = Struct("<HH2sH")  # group, element, VR, short length (explicit VR)
 _U32 = Struct("<I")
 _US = Struct("<H")
+_ITEM_HEAD = Struct("<HHI")  # group, element, length of an item or delimiter
+_HEAD_BE, _U32_BE, _US_BE, _ITEM_HEAD_BE = (Struct(">HH2sH"), Struct(">I"), Struct(">H"),
+                                            Struct(">HHI"))  # the same, big endian
 _VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS",
                   b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL",
                   b"US"}) | _LONG_VRS
@@ -153,13 +196,15 @@ _WANTED: dict[int, tuple[int, str]] = {
 
 
 def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
-          *, meta: bool, prefix: str = "") -> int:
+          *, meta: bool, prefix: str = "", little: bool = True) -> int:
     """Walk elements from ``pos`` to ``end``; return the position after the last one read.
 
     The hot loop of indexing: one ``Struct`` call per element, one dict lookup for the tags
     that matter, no objects for the rest.
     """
-    size, wanted, head, u32 = len(buf), _WANTED, _HEAD.unpack_from, _U32.unpack_from
+    size, wanted = len(buf), _WANTED
+    head, u32 = (_HEAD.unpack_from, _U32.unpack_from) if little else \
+        (_HEAD_BE.unpack_from, _U32_BE.unpack_from)
     explicit = explicit or meta
     while pos < end:
         if pos + 8 > size:
@@ -181,7 +226,8 @@ def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
         if tag == _PIXEL_DATA and not prefix:
             return _pixel_data(header, start, length, size)
         if length == _UNDEFINED:
-            pos = _skip_sequence(buf, start, explicit, header, SEQUENCE_TAGS.get(tag))
+            pos = _skip_sequence(buf, start, explicit, header, SEQUENCE_TAGS.get(tag),
+                                 little=little)
             continue
         pos = start + length
         if pos > size:
@@ -189,7 +235,7 @@ def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
             raise ParseError(reason, f"element ({group:04X},{elem:04X}) needs "
                              f"{length} bytes, file has {size - start}")
         if tag in wanted and not prefix.startswith("\x00"):
-            _keep(buf, start, length, wanted[tag], header, explicit, prefix)
+            _keep(buf, start, length, wanted[tag], header, explicit, prefix, little)
     return pos
 
 
@@ -202,29 +248,29 @@ def _pixel_data(header: Header, start: int, length: int, size: int) -> int:
 
 
 def _keep(buf: Buffer, start: int, length: int, what: tuple[int, str],
-          header: Header, explicit: bool, prefix: str) -> None:
+          header: Header, explicit: bool, prefix: str, little: bool) -> None:
     kind, name = what
     if kind == _TEXT:
         raw = bytes(buf[start:start + length])
         header.raw_text[prefix + name] = raw
         header.values[prefix + name] = _text(raw)
     elif kind == _SHORT and length >= 2 and not prefix:
-        header.values[name] = _US.unpack_from(buf, start)[0]
+        header.values[name] = (_US if little else _US_BE).unpack_from(buf, start)[0]
     elif kind == _SEQ and length:
-        _skip_sequence(buf, start, explicit, header, name, start + length)
+        _skip_sequence(buf, start, explicit, header, name, start + length, little=little)
 
 
 def _skip_sequence(buf: Buffer, pos: int, explicit: bool, header: Header,
-                   wanted: str | None, end: int | None = None) -> int:
+                   wanted: str | None, end: int | None = None, *, little: bool = True) -> int:
     """Step over a sequence's items; read the first item's text tags when ``wanted``."""
-    size = len(buf)
+    size, item_head = len(buf), (_ITEM_HEAD if little else _ITEM_HEAD_BE).unpack_from
     first = True
     limit = size if end is None else end
     while pos < limit:
         if pos + 8 > size:
             raise ParseError("truncated", f"file ends inside a sequence at offset {pos}")
-        tag, length = unpack_from("<I", buf, pos)[0], unpack_from("<I", buf, pos + 4)[0]
-        tag = (tag & 0xFFFF) << 16 | tag >> 16
+        group, elem, length = item_head(buf, pos)
+        tag = group << 16 | elem
         pos += 8
         if tag == _SEQ_END:
             return pos
@@ -235,7 +281,8 @@ def _skip_sequence(buf: Buffer, pos: int, explicit: bool, header: Header,
         if length != _UNDEFINED and item_end > size:
             reason = "corrupt" if length > _MAX_HEADER_VALUE else "truncated"
             raise ParseError(reason, f"sequence item overruns the file at offset {pos}")
-        pos = _walk(buf, pos, item_end, explicit, header, meta=False, prefix=prefix)
+        pos = _walk(buf, pos, item_end, explicit, header, meta=False, prefix=prefix,
+                    little=little)
         if length != _UNDEFINED:
             pos = item_end
         first = False

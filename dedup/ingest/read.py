@@ -23,11 +23,13 @@ from dedup.ingest.parse import (
     Header,
     ParseError,
     Unsupported,
+    check_complete,
     parse,
 )
 from dedup.records import Location, Quarantined, QuarantineReason
 
 _REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+_DEFLATED = "1.2.840.10008.1.2.1.99"
 _DECODED_TEXT = ("PatientName", "InstitutionName", "StudyDescription", "SeriesDescription")
 
 
@@ -162,6 +164,10 @@ def _read_general(location: Location, data: bytes | mmap.mmap,
     except Exception as exc:  # values are converted lazily: a bad VR or length raises here
         return Quarantined(location, QuarantineReason.CORRUPT, f"pydicom: {type(exc).__name__}")
     ts = str(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))
+    if not has_preamble and ts != _DEFLATED:  # pydicom reads a cut file without a word
+        cut = _ends_inside_an_element(data, ds)
+        if cut:
+            return Quarantined(location, QuarantineReason.TRUNCATED, cut)
     header = Header(transfer_syntax=ts, values=values, raw_text={})
     return DicomFile(location, data, file_hash, header, dataset=ds)
 
@@ -180,6 +186,16 @@ def _dataset_values(ds: Dataset) -> dict[str, str | int]:
                 if sub in item:
                     values[f"{keyword}.{sub}"] = str(item[sub].value)
     return values
+
+
+def _ends_inside_an_element(data: bytes | mmap.mmap, ds: Dataset) -> str:
+    """Why a data set without preamble is cut ('' when it ends after a complete element)."""
+    implicit, little = ds.original_encoding
+    try:
+        check_complete(data, explicit=not implicit, little_endian=little is not False)
+    except ParseError as exc:
+        return exc.detail if exc.reason == QuarantineReason.TRUNCATED else ""
+    return ""
 
 
 def _looks_like_raw_dataset(data: bytes | mmap.mmap) -> bool:

@@ -162,8 +162,7 @@ def _evidence(row: dict[str, Any], details: dict[int, list[bytes]],
                                 int(row["days_apart"]), float(row["link_probability"]),
                                 row["link_reasons"])
     return PairEvidence(
-        overlap=SetOverlap(int(row["n_study"] or 0), int(row["n_other"] or 0),
-                           int(row["shared"] or 0)),
+        overlap=_overlap(row),
         bytes_a_in_b=int(row["bytes_study"] or 0), bytes_b_in_a=int(row["bytes_other"] or 0),
         header_jaccard=float(row["header_jaccard"] or 0.0),
         near_fraction=near_fraction(a, b, settings.match_near_min_structure,
@@ -171,6 +170,21 @@ def _evidence(row: dict[str, Any], details: dict[int, list[bytes]],
                                     settings.match_near_min_resized),
         median_similarity=median_similarity(a, b),
         repeat=repeat)
+
+
+def _overlap(row: dict[str, Any]) -> SetOverlap:
+    """The pair's set overlap: images, and objects without pixels only beside shared images.
+
+    A report or presentation state made from a template hashes alike for many patients, so
+    objects alone never make a duplicate; a copy that shares images shares its reports too.
+    """
+    images = SetOverlap(int(row["n_study"] or 0), int(row["n_other"] or 0),
+                        int(row["shared"] or 0))
+    if not images.shared:
+        return images
+    return SetOverlap(images.n_a + int(row["n_study_objects"] or 0),
+                      images.n_b + int(row["n_other_objects"] or 0),
+                      images.shared + int(row["shared_objects"] or 0))
 
 
 def _studies(archive: Archive, keys: Sequence[int] | set[int]) -> dict[int, Study]:

@@ -12,6 +12,7 @@ mine AS (
     SELECT DISTINCT i.study_key, i.pixel_hash
     FROM instances AS i JOIN queued USING (study_key)
     WHERE i.pixel_hash IS NOT NULL AND NOT coalesce(i.blank, false)
+      AND coalesce(i.rows, 0) > 0  -- a template report or presentation state is no evidence
 ),
 holders AS (
     SELECT DISTINCT m.study_key, i.study_key AS other_key, m.pixel_hash
