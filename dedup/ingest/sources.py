@@ -53,10 +53,11 @@ def _walk_dir(root: Path) -> Iterator[Location | Quarantined]:
     names = {e.name for e in entries}
     if DICOMDIR in names:
         media = list(_dicomdir(root / DICOMDIR))
-        if media and not isinstance(media[0], Quarantined):
-            yield from media
+        broken = [m for m in media if isinstance(m, Quarantined)
+                  and m.location.path == str(root / DICOMDIR)]
+        yield from media  # a broken DICOMDIR says so, then the folder is read as plain files
+        if media and not broken:
             return
-        yield from media  # the DICOMDIR is broken: say so, then read the folder as plain files
     for entry in entries:
         if entry.name == DICOMDIR:
             continue

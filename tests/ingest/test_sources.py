@@ -113,9 +113,6 @@ def test_dicomdir_ids_resolve_case_insensitively_and_missing_files_are_named(
     assert sorted(found) == [str(p) for p in sorted((media / "pt000000").rglob("IM*"))]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open bug in dedup/ingest/sources.py::_walk_dir: when the first record's file is missing, "
-    "the media count as a broken DICOMDIR and every present file is yielded twice"))
 def test_a_missing_first_dicomdir_file_does_not_repeat_the_others(study: Path,
                                                                   tmp_path: Path) -> None:
     media = lower_case_media(study, tmp_path)
