@@ -61,9 +61,10 @@ class Settings:
         "comes out at exactly half the size of another."
     )
     match_near_min_noise: float = setting(
-        0.6, "Least estimated correlation of two images' noise (acquisition signatures, "
-        "central 256 x 256 pixels, images of that size and more) for one to be a copy of "
-        "the other: a copy keeps its source's noise, a new acquisition has its own."
+        0.6, "Least estimated correlation of two images' noise (acquisition signatures: the "
+        "central pixels of images of 128 pixels a side and more) for one to be a copy of "
+        "the other of the same size: a copy keeps its source's noise, a new acquisition "
+        "has its own."
     )
     match_near_min_fraction: float = setting(
         0.5, "Share of the smaller study's instances with a copy partner for `near` (two "
