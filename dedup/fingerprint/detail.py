@@ -14,13 +14,13 @@ image minus the local mean of every inner cell's 3 x 3 neighbourhood.
   cut to 8 bits, agrees almost perfectly (0.93 and up measured, nearly all above 0.95); a new
   acquisition of the same person agrees less (0.90 at most: an X-ray retaken with the
   patient a millimetre away), other people far less.
-* ``noise``: the central 512 x 512 pixels in 2 x 2 means (256 x 256 pixels for images of
-  256 to 511 pixels a side, and 128 x 128 single pixels for 128 to 255, each with
-  projections of its own), the residual clipped at three robust standard deviations so that
-  edges cannot dominate it; what is left is mostly the acquisition's own noise, which a copy
-  of the same size shares (0.65 and up for JPEG 2000 at 20:1, where the structure of an
-  ultrasound alone falls short, and a copy halved and restored to its size) and a new
-  acquisition does not (0.51 at most). Smaller images have none.
+* ``noise``: the central 256 x 256 pixels in 2 x 2 means (128 x 128 single pixels for images
+  of 128 to 255 pixels a side, with projections of their own), the residual clipped at three
+  robust standard deviations so that edges cannot dominate it; what is left is mostly the
+  acquisition's own noise, which a copy of the same size shares (0.62 and up for JPEG 2000
+  at 20:1, where the structure of an ultrasound alone falls short, and a copy halved and
+  restored to its size) and a new acquisition does not (0.55 at most). Smaller images have
+  none.
 
 A copy resampled by a power of two (half the size) has no noise in common with its source
 but the geometry backs it: its structure need agree less (``copy_partners``). The signature
@@ -65,8 +65,7 @@ LOOK_GRID, LOOK_BITS = 32, 64
 _LOOK = np.random.default_rng(0x5EED_100C).standard_normal((LOOK_BITS, LOOK_GRID**2))
 _STRUCTURE = _projection(STRUCTURE_GRID, 0x5EED_DE7A11)
 #: (crop side, bin) -> projection: one per crop, so noise parts of two sizes never agree
-_NOISE = {(2 * NOISE_CROP, 2): _projection(NOISE_CROP, 0x5EED_0015E),
-          (NOISE_CROP, 2): _projection(STRUCTURE_GRID, 0x5EED_0015D),
+_NOISE = {(NOISE_CROP, 2): _projection(STRUCTURE_GRID, 0x5EED_0015D),
           (STRUCTURE_GRID, 1): _projection(STRUCTURE_GRID, 0x5EED_0015F)}
 
 
@@ -282,9 +281,13 @@ def _area_means(frame: np.ndarray, grid: int) -> np.ndarray:
 def _block_means(data: np.ndarray, down: int, across: int | None = None) -> np.ndarray:
     """Means of ``down`` x ``across`` blocks of an array whose sides they divide."""
     across = across or down
-    sums = sum(data[i::down].astype(np.float64) for i in range(down))
-    sums = sum(np.asarray(sums)[:, j::across] for j in range(across))
-    return np.asarray(sums) / (down * across)
+    rows = data[0::down].astype(np.float64)
+    for i in range(1, down):
+        rows += data[i::down]
+    sums = rows[:, 0::across].copy()
+    for j in range(1, across):
+        sums += rows[:, j::across]
+    return sums / (down * across)
 
 
 def _interpolate(values: np.ndarray, at: np.ndarray, axis: int) -> np.ndarray:
