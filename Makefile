@@ -51,14 +51,15 @@ bench-match: $(STAMP)
 	$(BIN)/python benchmarks/match_scale.py
 
 eval: $(STAMP) system-deps
-	$(BIN)/python benchmarks/eval_matching.py --out eval-out --seeds 4
+	$(BIN)/python benchmarks/eval_matching.py --out eval-out --seeds 4 --population 1000 \
+	  --population-patients 300 --json eval-out/eval.json
 
 .PHONY: fuzz faults
 FUZZ_SECONDS ?= 600
 
 # Coverage-guided fuzzing of the DICOM reading path (atheris), bounded by FUZZ_SECONDS.
 # Every distinct crash lands in .fuzz/crashes/ (summary.json counts them); each one becomes a
-# case in tests/test_fuzz_read.py.
+# case in tests/ingest/test_fuzz_read.py.
 fuzz: $(STAMP)
 	$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/pip install --quiet 'atheris>=2.3'
 	mkdir -p .fuzz/corpus .fuzz/crashes

@@ -13,7 +13,7 @@ Run it through ``make fuzz`` (bounded time), or by hand::
 
 A crash leaves ``.fuzz/crashes/crash-<sha1>``; reproduce it with
 ``python fuzz/fuzz_read.py .fuzz/crashes/crash-<sha1>`` and turn it into a regression test
-in ``tests/test_fuzz_read.py`` (as a seed plus byte patches, not a committed binary).
+in ``tests/ingest/test_fuzz_read.py`` (as a seed plus byte patches, not a committed binary).
 
 With ``DEDUP_FUZZ_KEEP_GOING=1`` (what ``make fuzz`` sets) a crash does not stop the run:
 the first input of each distinct crash (exception type and raising line) is saved as

@@ -1,7 +1,7 @@
 """Fuzzing the reading path in CI: mutated real files are read or quarantined, never a crash.
 
 The CI run is short and derandomized (the same examples every run, so it cannot turn flaky);
-``DEDUP_FUZZ_EXAMPLES=20000 DEDUP_FUZZ_RANDOM=1 pytest tests/test_fuzz_read.py`` explores
+``DEDUP_FUZZ_EXAMPLES=20000 DEDUP_FUZZ_RANDOM=1 pytest tests/ingest/test_fuzz_read.py`` explores
 more, and ``make fuzz`` runs the coverage-guided atheris harness (``fuzz/fuzz_read.py``).
 Every crash found becomes a regression case below: a seed file plus byte patches.
 """
