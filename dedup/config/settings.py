@@ -55,6 +55,10 @@ class Settings:
         "signatures, 128 grid) for one to be a copy of the other: a lossy or 8-bit copy "
         "keeps its source's edges exactly where they were, a new acquisition does not."
     )
+    match_near_noise_support: float = setting(
+        0.45, "Least noise correlation that must back a structure match of two images of "
+        "one size: an X-ray retaken a millimetre away keeps the structure, not the noise."
+    )
     match_near_min_resized: float = setting(
         0.75, "Least structure correlation for a copy resampled by a power of two (rows and "
         "columns both halved, say): the geometry backs the pixels, no new acquisition "
@@ -136,7 +140,7 @@ class Settings:
             problems.append(f"batch_files={self.batch_files} must be >= 1")
         for name in ("match_partial_containment", "match_near_min_fraction",
                      "match_near_min_structure", "match_near_min_noise",
-                     "match_near_min_resized",
+                     "match_near_min_resized", "match_near_noise_support",
                      "match_candidate_header_jaccard",
                      "link_threshold", "link_prior"):
             value = getattr(self, name)

@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -147,14 +148,15 @@ def size_of(signature: bytes) -> tuple[int, int]:
     return int(rows), int(cols)
 
 
-def copy_partners(a: Sequence[bytes], b: Sequence[bytes], min_structure: float,
-                  min_noise: float, min_resized: float) -> np.ndarray:
+def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits) -> np.ndarray:
     """Which image of ``a`` could be a copy of which of ``b`` (an ``len(a) x len(b)`` mask).
 
-    Two images are copy partners when their structure agrees at least ``min_structure``;
-    or, of one size, their noise agrees at least ``min_noise``; or, one being the other
-    resampled (both sides by one power of two), their structure agrees at least
-    ``min_resized``: the geometry, which de-identifiers keep, backs the pixels then.
+    Two images of one size are copy partners when their noise agrees at least
+    ``limits.noise``, or their structure at least ``limits.structure`` with their noise at
+    least ``limits.noise_support`` (an X-ray retaken a millimetre away keeps the structure
+    but has its own noise). One being the other resampled (both sides by one power of two),
+    their structure need agree only ``limits.resized``: the geometry, which de-identifiers
+    keep, backs the pixels. Images without a comparable noise part go by structure alone.
 
     Raises:
         ValueError: a signature is not a dedup acquisition signature.
@@ -163,17 +165,30 @@ def copy_partners(a: Sequence[bytes], b: Sequence[bytes], min_structure: float,
     if not a or not b:
         return np.zeros((len(a), len(b)), dtype=bool)
     differing = _distances([_part(s, 0) for s in a], [_part(s, 0) for s in b])
-    close = differing <= max_differing_bits(min_structure)
+    alike = differing <= max_differing_bits(limits.structure)
     sizes_a, sizes_b = [size_of(s) for s in a], [size_of(s) for s in b]
     resized = np.array([[_resampled(x, y) for y in sizes_b] for x in sizes_a])
-    close |= resized & (differing <= max_differing_bits(min_resized))
+    close = alike | (resized & (differing <= max_differing_bits(limits.resized)))
     noisy_a = [i for i, s in enumerate(a) if _has_noise(s)]
     noisy_b = [j for j, s in enumerate(b) if _has_noise(s)]
     if noisy_a and noisy_b:
         noise = _distances([_part(a[i], 1) for i in noisy_a], [_part(b[j], 1) for j in noisy_b])
         same = np.array([[sizes_a[i] == sizes_b[j] for j in noisy_b] for i in noisy_a])
-        close[np.ix_(noisy_a, noisy_b)] |= same & (noise <= max_differing_bits(min_noise))
+        block = np.ix_(noisy_a, noisy_b)
+        supported = noise <= max_differing_bits(limits.noise_support)
+        close[block] = np.where(same, (alike[block] & supported)
+                                | (noise <= max_differing_bits(limits.noise)), close[block])
     return close
+
+
+@dataclass(frozen=True, slots=True)
+class CopyLimits:
+    """The least agreement of a copy and its source (``Settings.match_near_*``)."""
+
+    structure: float = 0.95
+    noise: float = 0.6
+    noise_support: float = 0.45
+    resized: float = 0.75
 
 
 def structure_similarities(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:

@@ -27,6 +27,7 @@ import polars as pl
 
 from dedup.archive.db import Archive
 from dedup.config import Settings
+from dedup.fingerprint.detail import CopyLimits
 from dedup.match import candidates as cand
 from dedup.match.classify import (
     Duplicate,
@@ -165,11 +166,17 @@ def _evidence(row: dict[str, Any], details: dict[int, list[bytes]],
         overlap=_overlap(row),
         bytes_a_in_b=int(row["bytes_study"] or 0), bytes_b_in_a=int(row["bytes_other"] or 0),
         header_jaccard=float(row["header_jaccard"] or 0.0),
-        near_fraction=near_fraction(a, b, settings.match_near_min_structure,
-                                    settings.match_near_min_noise,
-                                    settings.match_near_min_resized),
+        near_fraction=near_fraction(a, b, copy_limits(settings)),
         median_similarity=median_similarity(a, b),
         repeat=repeat)
+
+
+def copy_limits(settings: Settings) -> CopyLimits:
+    """The settings' least agreement of a copy and its source."""
+    return CopyLimits(structure=settings.match_near_min_structure,
+                      noise=settings.match_near_min_noise,
+                      noise_support=settings.match_near_noise_support,
+                      resized=settings.match_near_min_resized)
 
 
 def _overlap(row: dict[str, Any]) -> SetOverlap:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedup.fingerprint.detail import copy_partners, structure_similarities
+from dedup.fingerprint.detail import CopyLimits, copy_partners, structure_similarities
 from dedup.fingerprint.signature import from_blob
 
 
@@ -59,8 +59,7 @@ def estimated_jaccard(blob_a: bytes | None, blob_b: bytes | None) -> float:
     return float(np.mean(a == b))
 
 
-def near_fraction(a: Sequence[bytes], b: Sequence[bytes], min_structure: float,
-                  min_noise: float, min_resized: float) -> float:
+def near_fraction(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits) -> float:
     """Share of the smaller study's images with a copy partner in the other.
 
     The result is symmetric: for studies of equal size both directions are computed and the
@@ -69,9 +68,7 @@ def near_fraction(a: Sequence[bytes], b: Sequence[bytes], min_structure: float,
     Args:
         a: acquisition signatures of one study's images.
         b: acquisition signatures of the other's.
-        min_structure: least structure correlation of a copy and its source.
-        min_noise: least noise correlation of a copy and its source (images with noise parts).
-        min_resized: least structure correlation of a resampled copy and its source.
+        limits: the least agreement of a copy and its source.
 
     Returns:
         A share in [0, 1] (0 when either study has no signatures).
@@ -79,7 +76,7 @@ def near_fraction(a: Sequence[bytes], b: Sequence[bytes], min_structure: float,
     """
     if not a or not b:
         return 0.0
-    close = copy_partners(a, b, min_structure, min_noise, min_resized)
+    close = copy_partners(a, b, limits)
     a_share = float(close.any(axis=1).mean())
     b_share = float(close.any(axis=0).mean())
     if len(a) == len(b):

@@ -26,6 +26,7 @@ from dedup.fingerprint.detail import (
     similarity,
     size_of,
 )
+from dedup.match.run import copy_limits
 from dedup.synth import Patient, write_study
 
 S = Settings()
@@ -33,8 +34,7 @@ S = Settings()
 
 def partners(a: bytes, b: bytes) -> bool:
     """Whether the matcher takes one image for a copy of the other (its default thresholds)."""
-    return bool(copy_partners([a], [b], S.match_near_min_structure, S.match_near_min_noise,
-                              S.match_near_min_resized)[0, 0])
+    return bool(copy_partners([a], [b], copy_limits(S))[0, 0])
 REAL = ("CT_small.dcm", "examples_overlay.dcm", "MR_small.dcm", "image_dfl.dcm",
         "examples_rgb_color.dcm", "SC_rgb_jpeg_dcmd.dcm", "J2K_pixelrep_mismatch.dcm")
 COPIES = {
@@ -124,7 +124,12 @@ def test_real_images_of_other_acquisitions_are_apart() -> None:
 @pytest.mark.parametrize("modality", ["CT", "DX"])
 @pytest.mark.parametrize("copy", COPIES)
 def test_generated_copies_are_close_and_new_acquisitions_far(
-        tmp_path: Path, generated: dict[str, list[Path]], modality: str, copy: str) -> None:
+        tmp_path: Path, generated: dict[str, list[Path]], modality: str, copy: str,
+        request: pytest.FixtureRequest) -> None:
+    if (modality, copy) == ("DX", "jpeg-8bit-q50"):  # README, limits: precision first
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "an X-ray cut to 8 bits loses its noise, and a retake a millimetre away keeps "
+            "the structure as well; the noise must back a structure match")))
     originals = generated[f"{modality}-orig"]
     copies = [_copy(p, tmp_path / f"{n}.dcm", COPIES[copy]) for n, p in enumerate(originals)]
     for original, made in zip(originals, copies, strict=True):

@@ -54,6 +54,7 @@ def test_one_hash_across_third_party_transcodes(tmp_path: Path) -> None:
 
 def test_lossy_copy_has_another_hash_but_a_close_signature(tmp_path: Path) -> None:
     from dedup.fingerprint.detail import copy_partners
+    from dedup.match.run import copy_limits
 
     source = tmp_path / "mr.dcm"
     shutil.copy(shipped("MR_small.dcm"), source)
@@ -63,8 +64,7 @@ def test_lossy_copy_has_another_hash_but_a_close_signature(tmp_path: Path) -> No
     assert a.pixel_hash != b.pixel_hash
     assert a.detail and b.detail
     s = Settings()
-    assert copy_partners([a.detail], [b.detail], s.match_near_min_structure,
-                         s.match_near_min_noise, s.match_near_min_resized).all()
+    assert copy_partners([a.detail], [b.detail], copy_limits(s)).all()
 
 
 def test_padding_byte_is_not_hashed() -> None:

@@ -4,6 +4,7 @@ import struct
 from datetime import date
 
 from dedup.config import Settings
+from dedup.fingerprint.detail import CopyLimits
 from dedup.match.classify import (
     PairEvidence,
     RepeatEvidence,
@@ -81,21 +82,25 @@ def test_copy_partners_from_signature_distances() -> None:
     size = struct.pack(">HH", 512, 512)
     zero, ones, half = (size + part for part in (bytes(128), b"\xff" * 128,
                                                    b"\xff" * 64 + bytes(64)))
-    limits = (0.99, 0.99, 0.99)
-    assert near_fraction([zero], [zero, ones], *limits) == 1.0
-    assert near_fraction([zero, ones], [zero, half], *limits) == 0.5
-    assert near_fraction([zero, ones], [zero, half], *limits) == \
-        near_fraction([zero, half], [zero, ones], *limits)
-    assert near_fraction([], [zero], *limits) == 0.0
+    limits = CopyLimits(0.99, 0.99, 0.0, 0.99)
+    assert near_fraction([zero], [zero, ones], limits) == 1.0
+    assert near_fraction([zero, ones], [zero, half], limits) == 0.5
+    assert near_fraction([zero, ones], [zero, half], limits) == \
+        near_fraction([zero, half], [zero, ones], limits)
+    assert near_fraction([], [zero], limits) == 0.0
     assert median_similarity([zero], [half]) == 0.0 and median_similarity([], [zero]) is None
     assert median_similarity([zero], [zero, ones]) == 1.0
     # a noise part makes a copy partner where the structure alone would not
-    assert near_fraction([half + bytes(128)], [zero + bytes(128)], *limits) == 1.0
-    assert near_fraction([half + bytes(128)], [zero + ones[4:]], *limits) == 0.0
+    assert near_fraction([half + bytes(128)], [zero + bytes(128)], limits) == 1.0
+    assert near_fraction([half + bytes(128)], [zero + ones[4:]], limits) == 0.0
+    # the same structure with other noise: a retake, unless the noise backs it
+    supported = CopyLimits(0.99, 0.99, 0.5, 0.99)
+    assert near_fraction([zero + bytes(128)], [zero + ones[4:]], supported) == 0.0
+    assert near_fraction([zero + bytes(128)], [zero + bytes(128)], supported) == 1.0
     # half the size on both sides: the structure need agree less
     small = struct.pack(">HH", 256, 256) + b"\xff" * 16 + bytes(112)
-    assert near_fraction([small], [zero], 0.99, 0.99, 0.9) == 1.0
-    assert near_fraction([small], [zero], 0.99, 0.99, 0.99) == 0.0
+    assert near_fraction([small], [zero], CopyLimits(0.99, 0.99, 0.0, 0.9)) == 1.0
+    assert near_fraction([small], [zero], limits) == 0.0
 
 
 def test_set_overlap() -> None:
