@@ -17,6 +17,7 @@ archives it builds through :class:`dedup.archive.db.Archive`, read-only.
 from __future__ import annotations
 
 import math
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -83,6 +84,7 @@ class CorpusResult:
 def one_corpus(out: Path, seed: int, *, patients: int = 6, ct_slices: int = 4,
                tools: bool = True, settings: Settings | None = None) -> CorpusResult:
     """Build, index and judge one labelled corpus under ``out``."""
+    shutil.rmtree(out / f"corpus{seed}", ignore_errors=True)  # a rerun starts afresh
     corpus = make_corpus(out / f"corpus{seed}", patients=patients, seed=seed,
                          ct_slices=ct_slices)
     labels: list[Label] = list(corpus.labels)
@@ -118,6 +120,7 @@ class PopulationResult:
 def population(out: Path, *, studies: int, patients: int, slices: int = 2,
                settings: Settings | None = None) -> PopulationResult:
     """Write, index (in two nightly runs) and judge a population without duplicates."""
+    shutil.rmtree(out / "population", ignore_errors=True)
     made = make_population(out / "population", patients=patients, studies=studies,
                            slices=slices)
     archive = out / "population.duckdb"
