@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import multiprocessing
+import os
 import threading
 import time
 from collections import deque
@@ -27,7 +28,7 @@ from dedup.batch.runs import RunTotals, check_signature_settings, recorded_run
 from dedup.check.log import fold_check_log
 from dedup.config import Settings
 from dedup.errors import NothingDone
-from dedup.fingerprint.instance import fingerprint_location, fingerprint_many
+from dedup.fingerprint.instance import die_with, fingerprint_location, fingerprint_many
 from dedup.ingest.sources import walk
 from dedup.match import match
 from dedup.records import Instance, Location, Quarantined, RunSummary
@@ -130,7 +131,8 @@ def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings
     # (which has DuckDB threads running), and start in milliseconds.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["dedup.fingerprint.instance"])
-    with ProcessPoolExecutor(settings.worker_count, mp_context=context) as pool:
+    with ProcessPoolExecutor(settings.worker_count, mp_context=context, initializer=die_with,
+                             initargs=(os.getpid(),)) as pool:
         yield from _parallel(pending, pool, settings)
 
 

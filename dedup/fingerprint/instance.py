@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import select
+import threading
+import time
 from io import BytesIO
 
 import numpy as np
@@ -52,6 +56,36 @@ def fingerprint_location(location: Location, settings: Settings) -> Instance | Q
         # even with a Rust panic (pyo3's PanicException is a BaseException): quarantine it
         return Quarantined(location, QuarantineReason.DECODE_FAILED,
                            f"pixel data could not be decoded ({type(exc).__name__})")
+
+
+def die_with(pid: int) -> None:
+    """Worker initializer: exit as soon as process ``pid`` (the indexing run) is gone.
+
+    A run killed with SIGKILL cannot stop its workers, and they would wait for work for
+    ever, keeping the fork server and the resource tracker alive too. A thread waits on a
+    pidfd of the run (Linux 5.3 and later; elsewhere it polls once a second) and ends the
+    worker when the run ends, however it ends.
+    """
+    def wait() -> None:
+        try:
+            fd = os.pidfd_open(pid)
+            select.select([fd], [], [])
+        except (AttributeError, OSError):  # no pidfd here: poll
+            while _alive(pid):
+                time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=wait, name="dedup-die-with-run", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def fingerprint_many(locations: list[Location], settings: Settings

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import psutil
 
 from tests.conftest import REPO, dedup_cli
 
@@ -61,8 +62,12 @@ def test_kill_9_then_rerun_equals_an_undisturbed_run(corpus, tmp_path: Path) -> 
         time.sleep(rng.uniform(0.15, 0.9) * duration)
         if proc.poll() is None:
             killed_mid_run += 1
+        children = psutil.Process(proc.pid).children(recursive=True) \
+            if proc.poll() is None else []
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        _, alive = psutil.wait_procs(children, timeout=15)
+        assert not alive, f"kill point {attempt}: {len(alive)} processes of the run survived"
         dedup_cli(*index_args(corpus, archive), env=env)
         assert dump(archive) == expected, f"kill point {attempt} diverged"
         with duckdb.connect(str(archive), read_only=True) as con:
