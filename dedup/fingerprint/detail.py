@@ -148,8 +148,12 @@ def size_of(signature: bytes) -> tuple[int, int]:
     return int(rows), int(cols)
 
 
-def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits) -> np.ndarray:
-    """Which image of ``a`` could be a copy of which of ``b`` (an ``len(a) x len(b)`` mask).
+def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Which image of ``a`` could be a copy of which of ``b``, and their structure agreement.
+
+    Returns a ``len(a) x len(b)`` mask and the estimated structure correlations it was
+    decided on (one comparison serves the verdict and the evidence).
 
     Two images of one size are copy partners when their noise agrees at least
     ``limits.noise``, or their structure at least ``limits.structure`` with their noise at
@@ -163,7 +167,7 @@ def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits) ->
 
     """
     if not a or not b:
-        return np.zeros((len(a), len(b)), dtype=bool)
+        return np.zeros((len(a), len(b)), dtype=bool), np.zeros((len(a), len(b)))
     differing = _distances([_part(s, 0) for s in a], [_part(s, 0) for s in b])
     alike = differing <= max_differing_bits(limits.structure)
     sizes_a, sizes_b = [size_of(s) for s in a], [size_of(s) for s in b]
@@ -178,7 +182,7 @@ def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits) ->
         supported = noise <= max_differing_bits(limits.noise_support)
         close[block] = np.where(same, (alike[block] & supported)
                                 | (noise <= max_differing_bits(limits.noise)), close[block])
-    return close
+    return close, np.cos(np.pi * differing / BITS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,19 +193,6 @@ class CopyLimits:
     noise: float = 0.6
     noise_support: float = 0.45
     resized: float = 0.75
-
-
-def structure_similarities(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:
-    """Estimated structure correlation of every image of ``a`` with every image of ``b``.
-
-    Raises:
-        ValueError: a signature is not a dedup acquisition signature.
-
-    """
-    if not a or not b:
-        return np.zeros((len(a), len(b)))
-    differing = _distances([_part(s, 0) for s in a], [_part(s, 0) for s in b])
-    return np.cos(np.pi * differing / BITS)
 
 
 def max_differing_bits(min_similarity: float) -> int:

@@ -40,7 +40,7 @@ from dedup.match.classify import (
 )
 from dedup.match.linkage import link_new_patients
 from dedup.match.procedures import ProcedureRules, assign_families, load_mapping
-from dedup.match.verify import SetOverlap, median_similarity, near_fraction
+from dedup.match.verify import SetOverlap, look_alike
 
 CHUNK = 2000  # queued studies per transaction
 
@@ -144,9 +144,10 @@ def _verify(archive: Archive, pairs: pl.DataFrame, repeats: pl.DataFrame,
     keys = set(look["study_key"].to_list()) | set(look["other_key"].to_list())
     details = cand.detail_signatures(archive, sorted(keys), uninformative)
     studies = _studies(archive, set(table["study_key"]) | set(table["other_key"]))
+    limits = copy_limits(settings)
     out = []
     for row in table.iter_rows(named=True):
-        evidence = _evidence(row, details, settings)
+        evidence = _evidence(row, details, limits)
         verdict = classify(evidence, settings)
         if verdict is not None:
             out.append(orient(verdict, studies[row["study_key"]], studies[row["other_key"]],
@@ -155,8 +156,9 @@ def _verify(archive: Archive, pairs: pl.DataFrame, repeats: pl.DataFrame,
 
 
 def _evidence(row: dict[str, Any], details: dict[int, list[bytes]],
-              settings: Settings) -> PairEvidence:
+              limits: CopyLimits) -> PairEvidence:
     a, b = details.get(row["study_key"], []), details.get(row["other_key"], [])
+    fraction, median = look_alike(a, b, limits)
     repeat = None
     if row.get("family") is not None:
         repeat = RepeatEvidence(str(row["family"]), int(row["window_days"]),
@@ -166,8 +168,8 @@ def _evidence(row: dict[str, Any], details: dict[int, list[bytes]],
         overlap=_overlap(row),
         bytes_a_in_b=int(row["bytes_study"] or 0), bytes_b_in_a=int(row["bytes_other"] or 0),
         header_jaccard=float(row["header_jaccard"] or 0.0),
-        near_fraction=near_fraction(a, b, copy_limits(settings)),
-        median_similarity=median_similarity(a, b),
+        near_fraction=fraction,
+        median_similarity=median,
         repeat=repeat)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedup.fingerprint.detail import CopyLimits, copy_partners, structure_similarities
+from dedup.fingerprint.detail import CopyLimits, copy_partners
 from dedup.fingerprint.signature import from_blob
 
 
@@ -59,10 +59,11 @@ def estimated_jaccard(blob_a: bytes | None, blob_b: bytes | None) -> float:
     return float(np.mean(a == b))
 
 
-def near_fraction(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits) -> float:
-    """Share of the smaller study's images with a copy partner in the other.
+def look_alike(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
+               ) -> tuple[float, float | None]:
+    """How much of the smaller study has a copy partner in the other, and how alike they are.
 
-    The result is symmetric: for studies of equal size both directions are computed and the
+    The share is symmetric: for studies of equal size both directions are computed and the
     smaller share is returned.
 
     Args:
@@ -71,23 +72,18 @@ def near_fraction(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits) ->
         limits: the least agreement of a copy and its source.
 
     Returns:
-        A share in [0, 1] (0 when either study has no signatures).
+        The share in [0, 1] of the smaller study's images with a copy partner (0 when either
+        study has no signatures), and the median over them of the structure correlation with
+        the closest image of the other (``None`` then).
 
     """
     if not a or not b:
-        return 0.0
-    close = copy_partners(a, b, limits)
+        return 0.0, None
+    close, structure = copy_partners(a, b, limits)
     a_share = float(close.any(axis=1).mean())
     b_share = float(close.any(axis=0).mean())
+    nearest = structure.max(axis=1) if len(a) <= len(b) else structure.max(axis=0)
+    median = round(float(np.median(nearest)), 4)
     if len(a) == len(b):
-        return min(a_share, b_share)
-    return a_share if len(a) < len(b) else b_share
-
-
-def median_similarity(a: Sequence[bytes], b: Sequence[bytes]) -> float | None:
-    """Median over the smaller study of each image's structure correlation with its closest."""
-    if not a or not b:
-        return None
-    s = structure_similarities(a, b)
-    nearest = s.max(axis=1) if len(a) <= len(b) else s.max(axis=0)
-    return round(float(np.median(nearest)), 4)
+        return min(a_share, b_share), median
+    return (a_share if len(a) < len(b) else b_share), median

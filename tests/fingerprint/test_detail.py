@@ -34,7 +34,7 @@ S = Settings()
 
 def partners(a: bytes, b: bytes) -> bool:
     """Whether the matcher takes one image for a copy of the other (its default thresholds)."""
-    return bool(copy_partners([a], [b], copy_limits(S))[0, 0])
+    return bool(copy_partners([a], [b], copy_limits(S))[0][0, 0])
 REAL = ("CT_small.dcm", "examples_overlay.dcm", "MR_small.dcm", "image_dfl.dcm",
         "examples_rgb_color.dcm", "SC_rgb_jpeg_dcmd.dcm", "J2K_pixelrep_mismatch.dcm")
 COPIES = {

@@ -64,7 +64,7 @@ def test_lossy_copy_has_another_hash_but_a_close_signature(tmp_path: Path) -> No
     assert a.pixel_hash != b.pixel_hash
     assert a.detail and b.detail
     s = Settings()
-    assert copy_partners([a.detail], [b.detail], copy_limits(s)).all()
+    assert copy_partners([a.detail], [b.detail], copy_limits(s))[0].all()
 
 
 def test_padding_byte_is_not_hashed() -> None:

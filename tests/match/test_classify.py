@@ -13,7 +13,7 @@ from dedup.match.classify import (
     count_bytes_once,
     orient,
 )
-from dedup.match.verify import SetOverlap, median_similarity, near_fraction
+from dedup.match.verify import SetOverlap, look_alike
 
 S = Settings()
 REPEAT = RepeatEvidence("CT HEAD", 90, 12, 0.997, None)
@@ -76,6 +76,14 @@ def test_bytes_are_counted_once_per_duplicate_study() -> None:
     assert verdict is not None
     rows = count_bytes_once([orient(verdict, c, a, e), orient(verdict, c, b, e)])
     assert sorted(r.bytes_reclaimable for r in rows) == [0, 50]
+
+
+def near_fraction(a: list[bytes], b: list[bytes], limits: CopyLimits) -> float:
+    return look_alike(a, b, limits)[0]
+
+
+def median_similarity(a: list[bytes], b: list[bytes]) -> float | None:
+    return look_alike(a, b, CopyLimits())[1]
 
 
 def test_copy_partners_from_signature_distances() -> None:
