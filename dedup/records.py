@@ -28,7 +28,6 @@ class QuarantineReason(StrEnum):
     BAD_ZIP = "bad-zip"
     PIXEL_LENGTH = "pixel-length"
     DECODE_FAILED = "decode-failed"
-    UID_CONFLICT = "uid-conflict"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +108,7 @@ class RunSummary:
     seconds: float
     quarantine_reasons: dict[str, int]
     duplicates: dict[str, int]  # new duplicate rows found by matching, by kind
+    conflicts: int = 0  # instances whose SOP Instance UID was archived with other pixels
 
     def as_dict(self) -> dict[str, object]:
         """Return the summary as plain JSON-serialisable values."""

@@ -24,6 +24,7 @@ class BatchCounts:
     bytes: int = 0
     recognised: int = 0
     quarantined: int = 0
+    conflicts: int = 0  # new instances whose SOP Instance UID was archived with other pixels
     studies: set[str] = field(default_factory=set)
     series: set[str] = field(default_factory=set)
     reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -33,14 +34,14 @@ def commit_batch(archive: Archive, run_id: int, results: list[Instance | Quarant
                  settings: Settings, *, skipped: int = 0) -> BatchCounts:
     """Write one batch and the run's counters in a single transaction.
 
-    Inputs whose file hash or SOP Instance UID is already archived become copies of the
-    existing instance; a known UID with other pixels is quarantined as a UID conflict.
+    Inputs whose file or SOP Instance UID and pixels are already archived become copies of
+    the existing instance; a known UID with other pixels is recorded as a conflict of it.
     """
     instances = _unique([r for r in results if isinstance(r, Instance)])
     quarantined = [r for r in results if isinstance(r, Quarantined)]
     new, copies, conflicts = _classify(archive, instances)
-    quarantined += conflicts
     counts = _counts(new, copies, quarantined)
+    counts.conflicts = conflicts
     with archive.registered(**_batch_views(run_id, new, copies, quarantined)), \
             archive.transaction():
         archive.script("commit_batch")
@@ -62,32 +63,32 @@ def _unique(instances: list[Instance]) -> list[Instance]:
 
 
 def _classify(archive: Archive, instances: list[Instance]
-              ) -> tuple[list[Instance], list[Instance], list[Quarantined]]:
-    """Split into new instances, copies of archived ones, and UID conflicts."""
+              ) -> tuple[list[Instance], list[Instance], int]:
+    """Split into new instances and copies of archived ones; count UID conflicts.
+
+    A copy is a file already archived (same file hash) or an instance whose SOP Instance UID
+    is archived with the same pixels. A known UID with other pixels is a new instance, a
+    conflict: ``commit_batch.sql`` records which instance it conflicts with, and matching
+    decides whether it is a lossy copy of it (``near``) or a genuine conflict.
+    """
     if not instances:
-        return [], [], []
+        return [], [], 0
     keys = pl.DataFrame({"sop_uid": [i.sop_uid for i in instances],
                          "file_hash": [i.file_hash for i in instances]},
                         schema={"sop_uid": pl.String, "file_hash": pl.Binary})
     with archive.registered(batch_keys=keys):
-        by_uid = dict(archive.run("batch_archived_uids").iter_rows())
+        by_uid: dict[str, set[bytes | None]] = defaultdict(set)
+        for uid, pixels in archive.run("batch_archived_uids").iter_rows():
+            by_uid[uid].add(pixels)
         by_hash = set(archive.run("batch_archived_files")["file_hash"].to_list())
-    new, copies, conflicts = [], [], []
-    batch_uids: dict[str, Instance] = {}
+    new, copies, conflicts = [], [], 0
     for inst in instances:
-        first = batch_uids.get(inst.sop_uid)
-        if inst.file_hash in by_hash:
+        if inst.file_hash in by_hash or inst.pixel_hash in by_uid.get(inst.sop_uid, ()):
             copies.append(inst)
-        elif inst.sop_uid in by_uid or first is not None:
-            known_pixels = by_uid[inst.sop_uid] if first is None else first.pixel_hash
-            if known_pixels != inst.pixel_hash:
-                conflicts.append(Quarantined(inst.location, QuarantineReason.UID_CONFLICT,
-                                             "SOP Instance UID archived with other pixel data"))
-            else:
-                copies.append(inst)
-        else:
-            batch_uids[inst.sop_uid] = inst
-            new.append(inst)
+            continue
+        conflicts += inst.sop_uid in by_uid
+        by_uid[inst.sop_uid].add(inst.pixel_hash)
+        new.append(inst)
     return new, copies, conflicts
 
 
@@ -101,9 +102,11 @@ def _batch_views(run_id: int, new: list[Instance], copies: list[Instance],
                                   schema=_NEW_SCHEMA).with_columns(run_id=run),
         "batch_copies": pl.DataFrame(
             [{"location": i.location.key, "size": i.location.size, "mtime": i.location.mtime,
-              "file_hash": i.file_hash, "sop_uid": i.sop_uid} for i in copies],
+              "file_hash": i.file_hash, "sop_uid": i.sop_uid, "pixel_hash": i.pixel_hash}
+             for i in copies],
             schema={"location": pl.String, "size": pl.Int64, "mtime": pl.Float64,
-                    "file_hash": pl.Binary, "sop_uid": pl.String}).with_columns(run_id=run),
+                    "file_hash": pl.Binary, "sop_uid": pl.String, "pixel_hash": pl.Binary},
+        ).with_columns(run_id=run),
         "batch_quarantine": pl.DataFrame(
             [{"location": loc, "reason": reason, "detail": q.detail, "size": q.location.size,
               "mtime": q.location.mtime, "remember": q.reason not in _RETRY}

@@ -78,7 +78,7 @@ class RunTotals:
 
     def __init__(self) -> None:
         self.inputs = self.instances = self.bytes = self.recognised = 0
-        self.skipped = self.quarantined = 0
+        self.skipped = self.quarantined = self.conflicts = 0
         self.studies: set[str] = set()
         self.series: set[str] = set()
         self.reasons: dict[str, int] = defaultdict(int)
@@ -91,6 +91,7 @@ class RunTotals:
         self.bytes += counts.bytes
         self.recognised += counts.recognised
         self.quarantined += counts.quarantined
+        self.conflicts += counts.conflicts
         self.skipped += skipped
         self.studies |= counts.studies
         self.series |= counts.series
@@ -104,4 +105,4 @@ class RunTotals:
                           skipped=self.skipped, recognised=self.recognised,
                           quarantined=self.quarantined, bytes=self.bytes, files=self.inputs,
                           seconds=round(seconds, 3), quarantine_reasons=dict(self.reasons),
-                          duplicates=dict(self.duplicates))
+                          duplicates=dict(self.duplicates), conflicts=self.conflicts)

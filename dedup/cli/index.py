@@ -55,6 +55,9 @@ def print_summary(summary: RunSummary) -> None:
         + "".join(f"\n    {n:>6}  {reason}" for reason, n in
                   sorted(summary.quarantine_reasons.items())),
     ]
+    if summary.conflicts:
+        lines.append(f"  conflicts   {summary.conflicts} SOP Instance UIDs archived with other "
+                     "pixels (recorded; matching says which are lossy copies)")
     found = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.duplicates.items()) if n)
     lines.append(f"  duplicates  {found or 'none found'}")
     if summary.quarantined:

@@ -4,10 +4,11 @@ Steps, each committed in its own transaction so a crash leaves no half result:
 
 1. procedure families for studies that have none (or were classified by another mapping);
 2. patient linkage for patient records not linked yet;
-3. ``exact`` rows from re-sent copies (files with status ``copy``);
-4. the queue (studies never matched, or grown since), in chunks: candidates by LSH band,
+3. ``exact`` rows from re-sent copies (files with status ``copy``), one per arrival;
+4. the queue (studies never matched, or grown since), in chunks: each study's arrivals
+   against what it held before (:mod:`dedup.match.arrivals`); candidates by LSH band,
    shared-pixel, look and repeat joins, verification on pixel-hash sets and acquisition
-   signatures, pairwise classification, one transaction per chunk writing the rows and the
+   signatures, pairwise classification; one transaction per chunk writing the rows and the
    matched marker.
 
 Re-running changes nothing: matched studies leave the queue, and every step skips what it
@@ -29,6 +30,7 @@ from dedup.archive.db import Archive
 from dedup.config import Settings
 from dedup.fingerprint.detail import CopyLimits
 from dedup.match import candidates as cand
+from dedup.match.arrivals import within_studies
 from dedup.match.classify import (
     Duplicate,
     PairEvidence,
@@ -115,12 +117,32 @@ def _match_chunk(archive: Archive, keys: list[int], settings: Settings, mapping:
         shared = cand.pixel_candidates(archive, settings.match_common_pixel_patients)
         looks = cand.look_candidates(archive)
         repeats = cand.repeat_candidates(archive, mapping.windows)
-    pairs = _union(bands, shared, looks, repeats)
-    pairs = cand.with_header_jaccard(archive, pairs.drop("header_jaccard"))
-    duplicates = count_bytes_once(_verify(archive, pairs, repeats, settings))
+        own = _within(archive, keys, settings)
+        pairs = _union(bands, shared, looks, repeats)
+        pairs = cand.with_header_jaccard(archive, pairs.drop("header_jaccard"))
+        found = _verify(archive, pairs, repeats, settings)
+        held = _held_within(archive, {d.study.key for d in found} - set(keys))
+    duplicates = count_bytes_once(own + found, held)
     with archive.transaction():
         _store(archive, keys, duplicates, run_id)
     return pairs.height, duplicates
+
+
+def _within(archive: Archive, keys: list[int], settings: Settings) -> list[Duplicate]:
+    """Each queued study's duplicates of its own (``match_queue`` registered)."""
+    own = pl.DataFrame({"study_key": keys, "other_key": keys},
+                       schema={"study_key": pl.Int64, "other_key": pl.Int64})
+    uninformative = cand.uninformative_pixels(archive, own, settings.match_common_pixel_patients)
+    return within_studies(archive, _studies(archive, keys), uninformative,
+                          copy_limits(settings))
+
+
+def _held_within(archive: Archive, keys: set[int]) -> dict[int, int]:
+    """Stored bytes of duplicates inside the studies ``keys`` (not being re-matched)."""
+    if not keys:
+        return {}
+    with archive.registered(wanted_keys=cand.key_frame(sorted(keys))):
+        return dict(archive.run("within_study_bytes").iter_rows())
 
 
 def _union(*candidates: pl.DataFrame) -> pl.DataFrame:
@@ -209,12 +231,13 @@ def _store(archive: Archive, keys: list[int], duplicates: list[Duplicate],
         [{"study_uid": d.study.uid, "duplicate_of_study_uid": d.duplicate_of.uid,
           "kind": d.kind.value, "score": d.score, "bytes_reclaimable": d.bytes_reclaimable,
           "study_key": d.study.key, "duplicate_of_study_key": d.duplicate_of.key,
-          "matched_study_key": d.matched_key, "run_id": run_id, "evidence": d.evidence}
+          "matched_study_key": d.matched_key, "run_id": run_id, "evidence": d.evidence,
+          "arrival_run": d.arrival_run}
          for d in duplicates],
         schema={"study_uid": pl.String, "duplicate_of_study_uid": pl.String, "kind": pl.String,
                 "score": pl.Float64, "bytes_reclaimable": pl.Int64, "study_key": pl.Int64,
                 "duplicate_of_study_key": pl.Int64, "matched_study_key": pl.Int64,
-                "run_id": pl.Int64, "evidence": pl.String})
+                "run_id": pl.Int64, "evidence": pl.String, "arrival_run": pl.Int64})
     chunk_keys = cand.key_frame(keys).with_columns(run_id=pl.lit(run_id, pl.Int64))
     with archive.registered(chunk_keys=chunk_keys, chunk_rows=rows):
         archive.script("store_matches")

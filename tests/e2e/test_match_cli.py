@@ -14,7 +14,7 @@ from tests.conftest import dedup_cli, index_json
 
 KINDS = ("exact", "same-content", "partial", "near", "repeat")
 COLUMNS = ["study_uid", "duplicate_of_study_uid", "kind", "score", "bytes_reclaimable",
-           "detected_at"]
+           "detected_at", "arrival_run"]
 
 
 def duplicates(archive: Path, *args: str) -> list[dict[str, object]]:

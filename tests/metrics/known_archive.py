@@ -88,7 +88,7 @@ def _insert_all(archive: Archive) -> None:
                         "(?, 'X', ?)", [patient, f"MRN00{patient}4567"])
     uid = dict((s[0], s[1]) for s in STUDIES)
     for study, prior, kind, size in DUPLICATES:
-        archive.execute("INSERT INTO duplicates VALUES (?, ?, ?, 1.0, ?, ?, ?, ?, ?, 1, '{}')",
+        archive.execute("INSERT INTO duplicates VALUES (?, ?, ?, 1.0, ?, ?, ?, ?, ?, 1, '{}', 1)",
                         [uid[study], uid[prior], kind, size, datetime(2026, 1, 1), study, prior,
                          study])
     for check_id, day, institution, family, decisions in CHECKS:

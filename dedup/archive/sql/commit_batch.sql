@@ -1,6 +1,8 @@
 -- Commit one batch of new instances. Runs inside the batch transaction over the views
 -- batch_new (one row per new instance, `ord` = walk order, `run_id` constant),
 -- batch_copies (inputs whose content is already archived) and batch_quarantine.
+-- A new instance whose SOP Instance UID is archived (or earlier in the batch) with other
+-- pixels is inserted with conflict_of = the first instance of that UID.
 
 INSERT INTO patients
 SELECT nextval('patient_keys'), issuer, patient_id, patient_name,
@@ -31,7 +33,9 @@ JOIN studies AS s USING (study_uid)
 WHERE b.rn = 1
   AND NOT EXISTS (SELECT 1 FROM series AS x WHERE x.series_uid = b.series_uid);
 
-INSERT INTO instances
+INSERT INTO instances (instance_key, sop_uid, series_key, study_key, sop_class_uid,
+                       transfer_syntax, instance_number, rows, columns, frames, pixel_hash,
+                       file_hash, bytes, location, run_id, blank, detail, look)
 SELECT nextval('instance_keys'), b.sop_uid, se.series_key, st.study_key, b.sop_class_uid,
        b.transfer_syntax, b.instance_number, b.rows, b.columns, b.frames, b.pixel_hash,
        b.file_hash, b.size, b.location, b.run_id, b.blank, b.detail, b.look
@@ -40,13 +44,27 @@ JOIN series AS se USING (series_uid)
 JOIN studies AS st USING (study_uid)
 ORDER BY b.ord;
 
-INSERT OR REPLACE INTO files
-SELECT b.location, b.size, b.mtime, b.file_hash, i.instance_key, 'indexed', b.run_id
-FROM batch_new AS b JOIN instances AS i USING (sop_uid);
+UPDATE instances SET conflict_of = first.instance_key
+FROM (SELECT sop_uid, min(instance_key) AS instance_key FROM instances
+      WHERE sop_uid IN (SELECT sop_uid FROM batch_new)
+      GROUP BY sop_uid HAVING count(*) > 1) AS first
+WHERE instances.sop_uid = first.sop_uid
+  AND instances.instance_key > first.instance_key
+  AND instances.conflict_of IS NULL;
 
 INSERT OR REPLACE INTO files
-SELECT c.location, c.size, c.mtime, c.file_hash, i.instance_key, 'copy', c.run_id
-FROM batch_copies AS c JOIN instances AS i USING (sop_uid);
+SELECT b.location, b.size, b.mtime, b.file_hash, i.instance_key, 'indexed', b.run_id
+FROM batch_new AS b JOIN instances AS i ON i.location = b.location AND i.run_id = b.run_id;
+
+-- a copy belongs to the archived file of its bytes, else to the instance of its UID and pixels
+INSERT OR REPLACE INTO files
+SELECT c.location, c.size, c.mtime, c.file_hash,
+       coalesce(any_value(f.instance_key), min(i.instance_key)), 'copy', c.run_id
+FROM batch_copies AS c
+LEFT JOIN files AS f ON f.file_hash = c.file_hash AND f.instance_key IS NOT NULL
+LEFT JOIN instances AS i ON i.sop_uid = c.sop_uid
+     AND i.pixel_hash IS NOT DISTINCT FROM c.pixel_hash
+GROUP BY c.location, c.size, c.mtime, c.file_hash, c.run_id;
 
 INSERT OR REPLACE INTO files
 SELECT location, size, mtime, NULL, NULL, 'quarantined', run_id
