@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from datetime import date
 
 from dedup.config import Settings
@@ -115,3 +116,18 @@ def test_set_overlap() -> None:
     o = SetOverlap(40, 60, 40)
     assert (o.containment, round(o.jaccard, 3), o.identical) == (1.0, 0.667, False)
     assert SetOverlap(3, 3, 3).identical and not SetOverlap(0, 0, 0).identical
+
+
+def test_a_studys_own_duplicates_keep_their_bytes_and_are_not_counted_twice() -> None:
+    a, b = Study(1, "1.1", 1, None, 100), Study(2, "1.2", 2, None, 300)
+    e = PairEvidence(SetOverlap(5, 5, 5), 300, 100, 0.5, 0.0, None, None)
+    verdict = classify(e, S)
+    assert verdict is not None
+    across = orient(verdict, b, a, e)  # b copies a: all 300 bytes, 100 of them b's own copies
+    own = [replace(across, duplicate_of=b, bytes_reclaimable=60, arrival_run=2),
+           replace(across, duplicate_of=b, bytes_reclaimable=40, arrival_run=3)]
+    rows = count_bytes_once([across, *own])
+    assert [r.bytes_reclaimable for r in rows] == [200, 60, 40]
+    assert sum(r.bytes_reclaimable for r in rows) == b.bytes
+    # the study's own rows stored earlier (not being re-matched) count the same way
+    assert count_bytes_once([across], {2: 100})[0].bytes_reclaimable == 200
