@@ -40,7 +40,7 @@ def test_empty_archive_shows_the_first_steps(tmp_path: Path,
 def test_dashboard_imports_only_metrics_and_config() -> None:
     import ast
 
-    tree = ast.parse(Path(APP).read_text())
+    tree = ast.parse((REPO / "dedup" / "dashboard" / "app.py").read_text())
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {f"{node.module}.{alias.name}" for node in ast.walk(tree)
