@@ -308,7 +308,7 @@ def evaluate(out: Path | None = None, *, seeds: int = 4, patients: int = 6, ct_s
     if tools and (missing := missing_tools()):
         raise UsageError("the evaluation makes duplicates with third-party tools; missing: "
                          + ", ".join(missing) + " (install DCMTK and GDCM with `make "
-                         "system-deps`, dicognito with `pip install -e '.[test]'`), or pass "
+                         "system-deps`, dicognito with `pip install -e '.[eval]'`), or pass "
                          "--no-third-party")
     started = time.monotonic()
     result = Evaluation(seeds, patients, ct_slices, tools,

@@ -79,6 +79,12 @@ def _apply(server: Orthanc, change: _Change, folder: Path, dest: Path) -> None:
     server.download(sorted(set(server.get("/instances")) - before), dest)
 
 
+def _any_study(pool: dict[str, list[tuple[str, Path]]], families: tuple[str, ...],
+               seed: int) -> tuple[str, Path] | None:
+    studies = next((pool[family] for family in families if pool.get(family)), [])
+    return studies[seed % len(studies)] if studies else None
+
+
 def orthanc_copies(pool: dict[str, list[tuple[str, Path]]], work: Path, incoming: Path,
                    seed: int, labels: list[Label]) -> list[Label]:
     """Make the Orthanc copies of archived studies; the labelled duplicates.
@@ -89,6 +95,7 @@ def orthanc_copies(pool: dict[str, list[tuple[str, Path]]], work: Path, incoming
         incoming: the corpus incoming folder the copies are written to.
         seed: the corpus seed (names the folders).
         labels: the labels so far; a copy inside a study avoids studies that already have one.
+            A change whose modality families have no (free) study is left out.
 
     Returns:
         One label per copy.
@@ -101,9 +108,9 @@ def orthanc_copies(pool: dict[str, list[tuple[str, Path]]], work: Path, incoming
     with Orthanc() as server:
         for change in _CHANGES:
             picked = (free_study(pool, change.families, [*labels, *made]) if change.inside
-                      else pool[change.families[0]][seed % len(pool[change.families[0]])])
+                      else _any_study(pool, change.families, seed))
             if picked is None:
-                continue  # a corpus this small has no study left without a copy inside
+                continue  # no study of these families (left without a copy inside)
             uid, folder = picked
             dest = incoming / f"tp-orthanc-{change.name}-{seed}"
             if change.lossy:

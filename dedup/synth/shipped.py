@@ -7,12 +7,14 @@ some share a patient (three MR studies of one person on one day, a CR and a CT o
 none is a copy of another (pydicom's re-encodings of one image are left out), so any flag
 between them is false.
 
-Each study gets two copies, re-identified by dicognito with new UIDs: one transcoded
-losslessly and one lossily (after GDCM decoded it: DCMTK reads no JPEG 2000, and GDCM's lossy
-encoder refuses to derive from some lossy originals). The transcoder turns with the seed and
-the study, and falls to the next when it cannot take a file (JPEG-LS near-lossless takes no
-signed pixels, GDCM's lossy JPEG 2000 no palette colour). A copy's label is what its pixels really are (:func:`~dedup.synth.tools.pixel_kind`):
-a lossless re-encoding of a lossy original may decode differently, and is then ``near``.
+Each study gets a copy re-identified by dicognito with new UIDs and transcoded losslessly,
+and, unless its images are thumbnails (:data:`MIN_LOSSY_SIDE`), one re-identified and
+transcoded lossily after GDCM decoded it (DCMTK reads no JPEG 2000, and GDCM's lossy encoder
+refuses to derive from some lossy originals). The transcoder turns with the seed and the
+study, and falls to the next when it cannot take a file (JPEG-LS near-lossless takes no
+signed pixels, GDCM's lossy JPEG 2000 no palette colour). A copy's label is what its pixels
+really are (:func:`~dedup.synth.tools.pixel_kind`): a lossless re-encoding of a lossy
+original may decode differently, and is then ``near``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ LOSSY = ((["gdcmconv", "--j2k", "--lossy", "-r", "20"], "GDCM j2k lossy 20:1"),
          (["dcmcjpls", "+en", "+md", "3"], "DCMTK jpeg-ls near-lossless (3)"),
          (["dcmcjpeg", "+ee", "+q", "60"], "DCMTK jpeg 12 bit q60"),
          (["gdcmconv", "--j2k", "--lossy", "-q", "70"], "GDCM j2k lossy q70"))
+#: Studies with smaller images (pydicom's 16 x 16 thumbnails of real studies) get no lossy
+#: copy: at 16 x 16, four JPEG blocks or a 20:1 JPEG 2000 leave a copy correlating 0.6 to 0.8
+#: with its source, no copy a PACS makes of a real image.
+MIN_LOSSY_SIDE = 64
+
+
+def _side(folder: Path) -> int:
+    """The shortest side of the study's images."""
+    return min(min(int(ds.Rows), int(ds.Columns)) for ds in
+               (dcmread(path, stop_before_pixels=True) for path in folder.glob("*.dcm")))
 
 
 def shipped_files() -> list[Path]:
@@ -85,7 +97,8 @@ def shipped_copies(studies: list[ShippedStudy], work: Path, incoming: Path,
     """A lossless and a lossy re-identified copy of each shipped study; their labels."""
     labels = []
     for n, study in enumerate(studies):
-        for way, tools, salt in (("lossless", LOSSLESS, "r"), ("lossy", LOSSY, "q")):
+        ways = (("lossless", LOSSLESS, "r"), ("lossy", LOSSY, "q"))
+        for way, tools, salt in ways if _side(study.folder) >= MIN_LOSSY_SIDE else ways[:1]:
             anonymised = work / f"shipped-{n}-{way}"
             new = anonymise(study.folder, anonymised, f"{salt}{seed}-{n}")
             if way == "lossy":  # GDCM decodes first: a lossy encoder rarely reads JPEG 2000
@@ -94,6 +107,8 @@ def shipped_copies(studies: list[ShippedStudy], work: Path, incoming: Path,
             dest = incoming / f"tp-shipped-{n}-{way}-{seed}"
             tool = transcode_any(anonymised, dest, list(tools), seed + n)
             kind = pixel_kind(study.folder, dest)
+            changed = " (decoded otherwise than pydicom does)" if way == "lossless" and \
+                kind == "near" else ""
             labels.append(Label(new, kind, study.uid,
-                                f"pydicom {study.source} (real), dicognito + {tool}"))
+                                f"pydicom {study.source} (real), dicognito + {tool}{changed}"))
     return labels
