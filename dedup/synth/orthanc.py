@@ -143,7 +143,13 @@ class Orthanc:
         return json.loads(self.request("POST", path, json.dumps(body).encode()) or b"null")
 
     def upload(self, folder: Path) -> str:
-        """Store every ``*.dcm`` under ``folder``; the Orthanc id of their (one) study."""
+        """Store every ``*.dcm`` under ``folder``; the Orthanc id of their (one) study.
+
+        Raises:
+            ValueError: the files belong to no study or to several.
+            OSError: Orthanc refused a file or did not answer.
+
+        """
         studies = {json.loads(self.request("POST", "/instances", path.read_bytes()))
                    ["ParentStudy"] for path in sorted(folder.rglob("*.dcm"))}
         if len(studies) != 1:

@@ -93,7 +93,7 @@ def orthanc_copies(pool: dict[str, list[tuple[str, Path]]], work: Path, incoming
         pool: archived studies by modality family (:func:`~dedup.synth.tools.studies_by_modality`).
         work: a scratch folder.
         incoming: the corpus incoming folder the copies are written to.
-        seed: the corpus seed (names the folders).
+        seed: the corpus seed (names the folders, picks the source of a copy under new UIDs).
         labels: the labels so far; a copy inside a study avoids studies that already have one.
             A change whose modality families have no (free) study is left out.
 
