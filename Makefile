@@ -11,7 +11,7 @@ DEBS := dcmtk libgdcm-tools orthanc chromium
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,eval]'
 	touch $(STAMP)
 
 setup: $(STAMP)

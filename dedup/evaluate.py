@@ -2,9 +2,11 @@
 
 Each labelled corpus is :func:`dedup.synth.make_corpus` (duplicates of every kind made by
 pydicom plus look-alike negatives) and, on top, duplicates made with third-party tools (DCMTK,
-GDCM and dicognito; see :mod:`dedup.synth.copies`), among them lossy copies that were
-re-identified with their dates and times shifted, which only pixel evidence can find.
-Precision and recall come with Wilson 95% intervals.
+GDCM, dicognito, deid and a real Orthanc; see :mod:`dedup.synth.copies`), among them lossy
+copies that were re-identified with their dates and times shifted, which only pixel evidence
+can find, copies inside one archived study (new SOP Instance UIDs under its Study UID, or a
+lossy version under the same SOP Instance UIDs), and real images that pydicom ships, added
+to the archive with copies of them. Precision and recall come with Wilson 95% intervals.
 
 The population (:func:`dedup.synth.population.make_population`) holds many patients scanned
 on a handful of devices with identical protocols, priors, same-day repeats, twins and
@@ -31,7 +33,7 @@ from dedup.batch.pipeline import index
 from dedup.config import Settings
 from dedup.errors import UsageError
 from dedup.synth import Label, make_corpus
-from dedup.synth.copies import missing_tools, third_party
+from dedup.synth.copies import missing_tools, skipped_copies, third_party
 from dedup.synth.population import make_population
 
 KINDS = ("exact", "same-content", "partial", "near", "repeat")
@@ -55,21 +57,46 @@ def judge(labels: Iterable[Label], rows: list[tuple[str, str, str]], archived: s
           ) -> tuple[list[tuple[str, str]], int]:
     """(label kind, predicted kind) per labelled study; count of archive-only false flags.
 
-    A labelled duplicate counts as found when its pair is flagged; otherwise the strongest
-    kind flagged between it and an archived study is its prediction (``none`` if there is
-    none). For a negative, any flag with any other study counts.
+    A pair may be flagged several times with different kinds (a study re-sent whole is
+    ``exact`` with itself, and new instances arriving under its Study UID are
+    ``same-content`` or ``near`` with it). A labelled duplicate counts as found when its
+    kind is among those flagged for its pair; when its pair is flagged with other kinds only,
+    the strongest of them is its prediction; when its pair is not flagged, the strongest
+    kind flagged between it and an archived study (``none`` if there is none; always
+    ``none`` for a duplicate inside one study, whose only archived partner is itself). For a
+    negative, any flag naming it counts.
+
+    The false flags are rows between two archived studies, and rows of an archived study
+    with itself that no label claims.
     """
-    pairs = {frozenset((a, b)): kind for a, b, kind in rows}
-    out = []
-    for label in labels:
-        if label.duplicate_of and frozenset((label.study_uid, label.duplicate_of)) in pairs:
-            out.append((label.kind, pairs[frozenset((label.study_uid, label.duplicate_of))]))
-            continue
-        others = [kind for a, b, kind in rows if label.study_uid in (a, b) and a != b
-                  and (label.kind == "negative" or ({a, b} - {label.study_uid}) <= archived)]
-        out.append((label.kind, min(others, key=_RANK.__getitem__) if others else "none"))
-    flags = sum(1 for a, b, _ in rows if a != b and a in archived and b in archived)
+    kinds: dict[frozenset[str], set[str]] = {}
+    for a, b, kind in rows:
+        kinds.setdefault(frozenset((a, b)), set()).add(kind)
+    labels = list(labels)
+    out = [(label.kind, _predicted(label, kinds, rows, archived)) for label in labels]
+    claimed = {label.study_uid for label in labels if label.study_uid == label.duplicate_of}
+    flags = sum(1 for a, b, _ in rows if a in archived and b in archived
+                and (a != b or a not in claimed))
     return out, flags
+
+
+def _predicted(label: Label, kinds: dict[frozenset[str], set[str]],
+               rows: list[tuple[str, str, str]], archived: set[str]) -> str:
+    uid = label.study_uid
+    if label.duplicate_of is not None:
+        flagged = kinds.get(frozenset((uid, label.duplicate_of)), set())
+        if label.kind in flagged:
+            return label.kind
+        if flagged or uid == label.duplicate_of:
+            return _strongest(flagged)
+        others = [kind for a, b, kind in rows
+                  if uid in (a, b) and a != b and ({a, b} - {uid}) <= archived]
+        return _strongest(others)
+    return _strongest(kind for a, b, kind in rows if uid in (a, b))
+
+
+def _strongest(kinds: Iterable[str]) -> str:
+    return min(kinds, key=_RANK.__getitem__, default="none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +106,12 @@ class CorpusResult:
     seed: int
     results: list[tuple[str, str]]
     archive_flags: int
+    labels: list[Label] = field(default_factory=list)  # one per result, in order
+
+    def outcomes(self) -> list[dict[str, str | int]]:
+        """Per labelled study: seed, kind, prediction and how the copy was made."""
+        return [{"seed": self.seed, "kind": kind, "predicted": predicted, "note": label.note}
+                for (kind, predicted), label in zip(self.results, self.labels, strict=True)]
 
 
 def one_corpus(out: Path, seed: int, *, patients: int = 6, ct_slices: int = 4,
@@ -89,7 +122,7 @@ def one_corpus(out: Path, seed: int, *, patients: int = 6, ct_slices: int = 4,
                          ct_slices=ct_slices)
     labels: list[Label] = list(corpus.labels)
     if tools:
-        labels += third_party(corpus.archive_dir, corpus.incoming_dir, seed)
+        labels += third_party(corpus.archive_dir, corpus.incoming_dir, seed, labels)
     archive = out / f"archive{seed}.duckdb"
     archive.unlink(missing_ok=True)
     base = settings or Settings(workers=2)
@@ -100,7 +133,7 @@ def one_corpus(out: Path, seed: int, *, patients: int = 6, ct_slices: int = 4,
     index([corpus.incoming_dir], run_settings)
     rows = predictions(archive)
     results, flags = judge(labels, rows, archived)
-    return CorpusResult(seed, results, flags)
+    return CorpusResult(seed, results, flags, labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +189,8 @@ class Evaluation:
     third_party: bool
     results: list[tuple[str, str]] = field(default_factory=list)
     archive_flags: int = 0
+    skipped: list[str] = field(default_factory=list)
+    outcomes: list[dict[str, str | int]] = field(default_factory=list)
     population: PopulationResult | None = None
     seconds: float = 0.0
 
@@ -215,7 +250,8 @@ class Evaluation:
             "population": None if people is None else {
                 "studies": people.studies, "patients": people.patients, "flags": people.flags,
                 "false_flags": people.false_flags},
-            "missed_targets": self.missed_targets(), "seconds": round(self.seconds, 1),
+            "missed_targets": self.missed_targets(), "skipped_copies": self.skipped,
+            "labels": self.outcomes, "seconds": round(self.seconds, 1),
         }
 
     def markdown(self) -> str:
@@ -235,6 +271,7 @@ class Evaluation:
             lines.append(f"| {truth} | " + " | ".join(str(n) for n in row.values()) + " |")
         lines += ["", f"False `repeat` flags on negatives: {self.false_repeats}; false flags "
                   f"between archived studies: {self.archive_flags}."]
+        lines += [f"Copies skipped: {note}." for note in self.skipped]
         if self.population is not None:
             people = self.population
             flags = ", ".join(f"{n} {kind}" for kind, n in people.flags.items()) or "none"
@@ -255,7 +292,8 @@ def evaluate(out: Path | None = None, *, seeds: int = 4, patients: int = 6, ct_s
         seeds: corpora, seeds 0 .. seeds - 1.
         patients: archived patients per corpus.
         ct_slices: slices per CT series (MR series get as many).
-        tools: add the duplicates made by DCMTK, GDCM and dicognito.
+        tools: add the duplicates made by third-party tools (Orthanc and deid are skipped
+            with a note in :attr:`Evaluation.skipped` when missing).
         population_studies: studies of the population without duplicates (0: none).
         population_patients: the people in it.
         settings: thresholds to evaluate (the archive path is set per corpus).
@@ -270,10 +308,14 @@ def evaluate(out: Path | None = None, *, seeds: int = 4, patients: int = 6, ct_s
     if tools and (missing := missing_tools()):
         raise UsageError("the evaluation makes duplicates with third-party tools; missing: "
                          + ", ".join(missing) + " (install DCMTK and GDCM with `make "
-                         "system-deps`, dicognito with `pip install -e '.[test]'`), or pass "
+                         "system-deps`, dicognito with `pip install -e '.[eval]'`), or pass "
                          "--no-third-party")
     started = time.monotonic()
-    result = Evaluation(seeds, patients, ct_slices, tools)
+    result = Evaluation(seeds, patients, ct_slices, tools,
+                        skipped=skipped_copies() if tools else [])
+    if progress is not None:
+        for note in result.skipped:
+            progress(f"skipped: {note}")
     with tempfile.TemporaryDirectory(prefix="dedup-eval-") as tmp:
         root = Path(out) if out is not None else Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
@@ -282,6 +324,7 @@ def evaluate(out: Path | None = None, *, seeds: int = 4, patients: int = 6, ct_s
                                settings=settings)
             result.results += found.results
             result.archive_flags += found.archive_flags
+            result.outcomes += found.outcomes()
             if progress is not None:
                 progress(f"corpus {seed}: {len(found.results)} labelled studies")
         if population_studies:

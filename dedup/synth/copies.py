@@ -10,26 +10,44 @@ by dedup's own writer proves little, so the evaluation adds copies made by other
 * near: ``dicognito`` (new UIDs, another name, dates and times shifted, as it does by
   default; once keeping the acquisition times), then a lossy transcoder: GDCM JPEG 2000 at
   quality 80 and at 20:1, DCMTK JPEG at quality 50 (12 bit, and cut to 8 bit), DCMTK
-  ``dcmscale`` to half the size.
+  ``dcmscale`` to half the size;
+* inside one archived study (labelled ``(X, kind, X)``): DCMTK ``dcmcjpeg +un`` lossy,
+  keeping every UID, the SOP Instance UIDs too (``near``);
+* ``deid`` (PyPI) with its default recipe, new UIDs put back (``same-content``);
+* a real Orthanc's ``/anonymize`` and ``/modify`` (:mod:`dedup.synth.orthanc_copies`);
+* real images that pydicom ships, added to the archive, with a lossless and a lossy copy
+  each (:mod:`dedup.synth.shipped`).
 
-The tools run as subprocesses; :func:`missing_tools` says which are not installed.
+The kind of every copy added after the first published figures is what its pixels are
+(:func:`~dedup.synth.tools.pixel_kind`). The tools run as subprocesses (deid in-process);
+:func:`missing_tools` says which required ones are not installed, :func:`skipped_copies`
+which optional ones (Orthanc, deid) are missing and what is skipped without them.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import shutil
-import subprocess
-import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
-from pydicom import dcmread
-
 from dedup.synth.corpus import Label
+from dedup.synth.orthanc import orthanc_binary
+from dedup.synth.orthanc_copies import orthanc_copies
+from dedup.synth.shipped import add_shipped_studies, shipped_copies
+from dedup.synth.tools import (
+    anonymise,
+    deidentify,
+    free_study,
+    has_deid,
+    pixel_kind,
+    studies_by_modality,
+    transcode,
+    transcode_any,
+)
 
-TOOLS = ("dcmcrle", "dcmcjpeg", "gdcmconv", "dcmscale")
+TOOLS = ("dcmcrle", "dcmcjpeg", "dcmcjpls", "gdcmconv", "dcmscale")
 NEAR_TOOL = ["gdcmconv", "--j2k", "--lossy", "-q", "80"]
 #: What one near copy keeps: the acquisition timing a lossy copy for sharing has.
 NEAR_KEEP = ("AcquisitionTime", "ContentTime", "StationName")
@@ -44,6 +62,9 @@ _NEAR = (
      "DCMTK dcmscale to half size"),
     ("US", 0, ["dcmcjpeg", "+eb", "+q", "50"], "DCMTK jpeg q50"),
 )
+#: Lossy transcoders told to keep the SOP Instance UID (DICOM asks for a new one).
+_SAME_SOP_LOSSY = ((["dcmcjpeg", "+un", "+ee", "+q", "50"], "DCMTK jpeg q50 (+un)"),
+                   (["dcmcjpls", "+un", "+en", "+md", "3"], "DCMTK jpeg-ls near-lossless (+un)"))
 #: The same-content copies: (modality family, lossless transcoder, description).
 _SAME_CONTENT = (("MR", ["gdcmconv", "--j2k"], "GDCM j2k lossless"),
                  ("CT", ["dcmcjpeg", "+e1"], "DCMTK jpeg lossless"))
@@ -57,52 +78,31 @@ def missing_tools() -> list[str]:
     return missing
 
 
-def _run(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True)
+def skipped_copies() -> list[str]:
+    """A note per optional tool that is missing, naming the copies skipped for it."""
+    notes = []
+    if orthanc_binary() is None:
+        notes.append("Orthanc not installed (Debian package 'orthanc', `make system-deps`): "
+                     "its /anonymize and /modify copies are skipped")
+    if not has_deid():
+        notes.append("deid not installed (`pip install -e '.[eval]'`): its copy is skipped")
+    return notes
 
 
-def studies_by_modality(archive_dir: Path) -> dict[str, list[tuple[str, Path]]]:
-    """Archived study folders by modality family (CR and DX are XR), in folder order."""
-    out: dict[str, list[tuple[str, Path]]] = {}
-    for folder in sorted(p for p in archive_dir.iterdir() if p.is_dir()):
-        ds = dcmread(next(folder.rglob("*.dcm")), stop_before_pixels=True)
-        family = {"CR": "XR", "DX": "XR"}.get(ds.Modality, ds.Modality)
-        out.setdefault(family, []).append((ds.StudyInstanceUID, folder))
-    return out
+def third_party(archive_dir: Path, incoming: Path, seed: int,
+                labelled: Sequence[Label] = ()) -> list[Label]:
+    """Write duplicates made by third-party tools into ``incoming`` (and shipped studies).
 
-
-def anonymise(src: Path, dest: Path, seed: str, keep: Iterable[str] = ()) -> str:
-    """Run dicognito with new UIDs (consistent within the call); return the new study UID.
-
-    ``keep`` names elements to retain. dicognito shifts every date together with its time
-    (``AcquisitionDate`` moves ``AcquisitionTime``), so ``--keep AcquisitionTime`` alone is
-    overridden; a kept ``...Time`` therefore keeps its ``...Date`` too.
-    """
-    kept = list(dict.fromkeys(keep))
-    kept += [name[:-4] + "Date" for name in kept
-             if name.endswith("Time") and name[:-4] + "Date" not in kept]
-    args = [sys.executable, "-m", "dicognito", "--quiet", "--seed", seed, "-o", str(dest)]
-    for element in kept:
-        args += ["--keep", element]
-    _run(*args, str(src))
-    return str(dcmread(next(dest.rglob("*.dcm")), stop_before_pixels=True).StudyInstanceUID)
-
-
-def transcode(src: Path, dest: Path, tool: list[str]) -> None:
-    """Run a command-line transcoder (``tool IN OUT``) on every file of a folder tree."""
-    for path in sorted(src.rglob("*.dcm")):
-        out = dest / path.relative_to(src)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _run(*tool, str(path), str(out))
-
-
-def third_party(archive_dir: Path, incoming: Path, seed: int) -> list[Label]:
-    """Write duplicates made by DCMTK, GDCM and dicognito into ``incoming``.
+    The copies of the first published figures come first, with their seeds unchanged; then
+    a lossy copy keeping its SOP Instance UIDs, a deid copy and the Orthanc copies (each
+    optional tool that is missing is skipped, see :func:`skipped_copies`); last, pydicom's
+    real images join the archive with copies of them.
 
     Args:
-        archive_dir: the corpus archive the copies are made of.
+        archive_dir: the corpus archive the copies are made of (shipped studies are added).
         incoming: the corpus incoming folder the copies are written to.
         seed: the corpus seed (each tool run derives its own seed from it).
+        labelled: the corpus's own labels (a copy inside a study avoids their studies).
 
     Returns:
         The labelled duplicates.
@@ -122,7 +122,34 @@ def third_party(archive_dir: Path, incoming: Path, seed: int) -> list[Label]:
         labels.append(Label(new, "near", uid, "dicognito keeping acquisition times + GDCM "
                                               "j2k lossy q80"))
         labels += _near(pool, work, incoming, seed)
+        labels += _same_sop_lossy(pool, incoming, seed, [*labelled, *labels])
+        if has_deid():
+            labels += _deid(pool, incoming, seed)
+        if orthanc_binary() is not None:
+            labels += orthanc_copies(pool, work, incoming, seed, [*labelled, *labels])
+        shipped = add_shipped_studies(archive_dir)
+        labels += shipped_copies(shipped, work, incoming, seed)
     return labels
+
+
+def _same_sop_lossy(pool: dict[str, list[tuple[str, Path]]], incoming: Path, seed: int,
+                    labels: list[Label]) -> list[Label]:
+    """A lossy copy that keeps every UID, the SOP Instance UIDs too: a duplicate in its study."""
+    picked = free_study(pool, ("MR", "XR", "US", "CT"), labels)
+    if picked is None:
+        return []
+    uid, folder = picked
+    dest = incoming / f"tp-same-sop-{seed}"
+    name = transcode_any(folder, dest, list(_SAME_SOP_LOSSY), 0)
+    return [Label(uid, pixel_kind(folder, dest), uid, f"{name}, SOP Instance UIDs kept")]
+
+
+def _deid(pool: dict[str, list[tuple[str, Path]]], incoming: Path, seed: int) -> list[Label]:
+    """A copy by deid's default recipe (names, IDs, dates, UIDs removed), new UIDs put back."""
+    uid, folder = pool["US"][seed % len(pool["US"])]
+    new = deidentify(folder, incoming / f"tp-deid-{seed}")
+    kind = pixel_kind(folder, incoming / f"tp-deid-{seed}")
+    return [Label(new, kind, uid, "deid default recipe, new UIDs")]
 
 
 def _partial(pool: dict[str, list[tuple[str, Path]]], work: Path, incoming: Path,

@@ -21,3 +21,5 @@ def test_eval_prints_metrics_per_kind_as_json() -> None:
         low, high = result["kinds"][kind]["recall_ci95"]
         assert low <= result["kinds"][kind]["recall"] <= high
     assert result["missed_targets"] == [] and result["false_repeats"] == 0
+    assert len(result["labels"]) == result["labelled"] and result["skipped_copies"] == []
+    assert {label["kind"] for label in result["labels"]} == {*KINDS, "negative"}

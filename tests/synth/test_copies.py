@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydicom import dcmread
 
-from dedup.synth.copies import NEAR_KEEP, anonymise
-from tests.conftest import shipped
+from dedup.synth.copies import NEAR_KEEP, _same_sop_lossy, anonymise
+from tests.conftest import shipped, synthetic_study
 
 
 def test_near_copies_keep_acquisition_times_through_dicognito(tmp_path: Path) -> None:
@@ -24,3 +24,17 @@ def test_near_copies_keep_acquisition_times_through_dicognito(tmp_path: Path) ->
     assert (kept.AcquisitionTime, kept.ContentTime) == (original.AcquisitionTime,
                                                         original.ContentTime)
     assert shifted.AcquisitionDate != original.AcquisitionDate
+
+
+def test_a_lossy_copy_keeping_its_sop_uids_is_a_near_duplicate_inside_its_study(
+        tmp_path: Path) -> None:
+    files = synthetic_study(tmp_path / "mr", seed=9, slices=1)
+    uid = str(dcmread(files[0]).StudyInstanceUID)
+    labels = _same_sop_lossy({"MR": [(uid, tmp_path / "mr")]}, tmp_path / "in", 0, [])
+    assert [(label.study_uid, label.kind, label.duplicate_of) for label in labels] == \
+        [(uid, "near", uid)]
+    copies = {dcmread(p).SOPInstanceUID: dcmread(p) for p in (tmp_path / "in").rglob("*.dcm")}
+    assert set(copies) == {dcmread(p).SOPInstanceUID for p in files}
+    assert all(ds.file_meta.TransferSyntaxUID.is_compressed for ds in copies.values())
+    # a study that already holds a copy inside it gets no second one
+    assert _same_sop_lossy({"MR": [(uid, tmp_path / "mr")]}, tmp_path / "in2", 0, labels) == []
