@@ -149,34 +149,22 @@ def orient(verdict: Verdict, a: Study, b: Study, e: PairEvidence) -> Duplicate:
                      json.dumps(verdict.evidence, sort_keys=True), a.key, dup.first_run)
 
 
-def count_bytes_once(duplicates: list[Duplicate], held_within: dict[int, int] | None = None
-                     ) -> list[Duplicate]:
+def count_bytes_once(duplicates: list[Duplicate]) -> list[Duplicate]:
     """Keep reclaimable bytes on each duplicate study's best storage row only.
 
     A study that copies several others (or several copies of one) is reclaimable once, so
     ``sum(bytes_reclaimable)`` over the table never counts an instance twice. Duplicates
-    inside one study (``study = duplicate_of``, one per arrival: disjoint instances) keep
-    their bytes; the best row with another study then reclaims only the rest of the study:
-    its bytes less those of the study's own duplicates, in ``duplicates`` or, for studies
-    whose rows are not being replaced, in ``held_within`` (study key -> bytes).
+    inside one study (``study = duplicate_of``, one per arrival) keep their bytes: their
+    instances are copies of the study's own (``instances.copy_of``), which the rows with other
+    studies leave out.
     """
-    within: dict[int, int] = dict(held_within or {})
     best: dict[int, Duplicate] = {}
     for d in duplicates:
-        if d.study.key == d.duplicate_of.key:
-            within[d.study.key] = within.get(d.study.key, 0) + d.bytes_reclaimable
-        elif d.kind in STORAGE_KINDS:
+        if d.kind in STORAGE_KINDS and d.study.key != d.duplicate_of.key:
             current = best.get(d.study.key)
             if current is None or d.rank < current.rank:
                 best[d.study.key] = d
     keep = {id(d) for d in best.values()}
-    out = []
-    for d in duplicates:
-        if d.study.key == d.duplicate_of.key or d.kind not in STORAGE_KINDS:
-            out.append(d)
-        elif id(d) in keep:
-            rest = max(0, d.bytes_reclaimable - within.get(d.study.key, 0))
-            out.append(replace(d, bytes_reclaimable=rest))
-        else:
-            out.append(replace(d, bytes_reclaimable=0))
-    return out
+    return [d if id(d) in keep or d.kind not in STORAGE_KINDS
+            or d.study.key == d.duplicate_of.key else replace(d, bytes_reclaimable=0)
+            for d in duplicates]

@@ -118,31 +118,28 @@ def _match_chunk(archive: Archive, keys: list[int], settings: Settings, mapping:
         looks = cand.look_candidates(archive)
         repeats = cand.repeat_candidates(archive, mapping.windows)
         own = _within(archive, keys, settings)
-        pairs = _union(bands, shared, looks, repeats)
-        pairs = cand.with_header_jaccard(archive, pairs.drop("header_jaccard"))
-        found = _verify(archive, pairs, repeats, settings)
-        held = _held_within(archive, {d.study.key for d in found} - set(keys))
-    duplicates = count_bytes_once(own + found, held)
+    pairs = _union(bands, shared, looks, repeats)
+    pairs = cand.with_header_jaccard(archive, pairs.drop("header_jaccard"))
+    duplicates = count_bytes_once(own + _verify(archive, pairs, repeats, settings))
     with archive.transaction():
         _store(archive, keys, duplicates, run_id)
     return pairs.height, duplicates
 
 
 def _within(archive: Archive, keys: list[int], settings: Settings) -> list[Duplicate]:
-    """Each queued study's duplicates of its own (``match_queue`` registered)."""
+    """Each queued study's duplicates of its own, its copies recorded (``match_queue``).
+
+    The copies are committed at once, so the pairs verified next compare each study's
+    content without them.
+    """
     own = pl.DataFrame({"study_key": keys, "other_key": keys},
                        schema={"study_key": pl.Int64, "other_key": pl.Int64})
     uninformative = cand.uninformative_pixels(archive, own, settings.match_common_pixel_patients)
-    return within_studies(archive, _studies(archive, keys), uninformative,
-                          copy_limits(settings))
-
-
-def _held_within(archive: Archive, keys: set[int]) -> dict[int, int]:
-    """Stored bytes of duplicates inside the studies ``keys`` (not being re-matched)."""
-    if not keys:
-        return {}
-    with archive.registered(wanted_keys=cand.key_frame(sorted(keys))):
-        return dict(archive.run("within_study_bytes").iter_rows())
+    found, copies = within_studies(archive, _studies(archive, keys), uninformative,
+                                   copy_limits(settings))
+    with archive.registered(instance_copies=copies), archive.transaction():
+        archive.script("set_instance_copies")
+    return found
 
 
 def _union(*candidates: pl.DataFrame) -> pl.DataFrame:

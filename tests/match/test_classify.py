@@ -118,16 +118,14 @@ def test_set_overlap() -> None:
     assert SetOverlap(3, 3, 3).identical and not SetOverlap(0, 0, 0).identical
 
 
-def test_a_studys_own_duplicates_keep_their_bytes_and_are_not_counted_twice() -> None:
-    a, b = Study(1, "1.1", 1, None, 100), Study(2, "1.2", 2, None, 300)
-    e = PairEvidence(SetOverlap(5, 5, 5), 300, 100, 0.5, 0.0, None, None)
+def test_a_studys_own_duplicates_keep_their_bytes() -> None:
+    a, b = Study(1, "1.1", 1, None, 100), Study(2, "1.2", 2, None, 200)
+    e = PairEvidence(SetOverlap(5, 5, 5), 200, 100, 0.5, 0.0, None, None)
     verdict = classify(e, S)
     assert verdict is not None
-    across = orient(verdict, b, a, e)  # b copies a: all 300 bytes, 100 of them b's own copies
-    own = [replace(across, duplicate_of=b, bytes_reclaimable=60, arrival_run=2),
-           replace(across, duplicate_of=b, bytes_reclaimable=40, arrival_run=3)]
-    rows = count_bytes_once([across, *own])
-    assert [r.bytes_reclaimable for r in rows] == [200, 60, 40]
-    assert sum(r.bytes_reclaimable for r in rows) == b.bytes
-    # the study's own rows stored earlier (not being re-matched) count the same way
-    assert count_bytes_once([across], {2: 100})[0].bytes_reclaimable == 200
+    across = orient(verdict, b, a, e)  # b's content copies a's: 200 bytes
+    own = [replace(across, duplicate_of=b, bytes_reclaimable=60, arrival_run=2),  # copies of
+           replace(across, duplicate_of=b, bytes_reclaimable=40, arrival_run=3)]  # b's own
+    again = orient(verdict, b, Study(3, "1.3", 1, None, 100), e)  # b copies another too
+    rows = count_bytes_once([across, *own, again])
+    assert [r.bytes_reclaimable for r in rows] == [200, 60, 40, 0]

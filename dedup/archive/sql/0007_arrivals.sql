@@ -6,6 +6,10 @@
 --     with other pixels is recorded, with conflict_of naming the archived instance, and
 --     matching decides whether it is a lossy or resampled copy (`near`) or a genuine
 --     conflict (left flagged for a later run to settle; nothing is lost);
+--   * instances.copy_of names the earlier instance of the same study an instance duplicates
+--     (the same pixels under another SOP Instance UID, or a lossy or resampled copy), set by
+--     matching: a study's content is its instances that are no copy, so a copy that arrived
+--     under its source's Study UID neither changes the study's pixel set nor counts twice;
 --   * each duplicates row names the arrival that brought the duplicate (arrival_run), and the
 --     key holds the kind and the arrival, so one study can have an `exact` re-send, a
 --     `same-content` and a `near` arrival of its own beside its rows with other studies.
@@ -29,12 +33,13 @@ CREATE TABLE instances_v7 (
     blank           BOOLEAN DEFAULT false,
     detail          BLOB,
     look            BIGINT,
-    conflict_of     BIGINT                -- the archived instance of this SOP UID, other pixels
+    conflict_of     BIGINT,               -- the archived instance of this SOP UID, other pixels
+    copy_of         BIGINT                -- the instance of the study it is a copy of
 );
 INSERT INTO instances_v7
 SELECT instance_key, sop_uid, series_key, study_key, sop_class_uid, transfer_syntax,
        instance_number, rows, columns, frames, pixel_hash, file_hash, bytes, location, run_id,
-       blank, detail, look, NULL
+       blank, detail, look, NULL, NULL
 FROM instances;
 DROP TABLE instances;
 ALTER TABLE instances_v7 RENAME TO instances;

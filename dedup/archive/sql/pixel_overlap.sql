@@ -7,7 +7,9 @@
 -- content) are counted apart: n_*_objects and shared_objects. A template report or
 -- presentation state hashes alike for many patients, so they count only beside shared images
 -- (dedup/match/run.py). Their bytes still count as reclaimable when the rest makes the pair
--- a duplicate.
+-- a duplicate. An instance that is a copy of another instance of its study (copy_of, set by
+-- set_instance_copies.sql) is not the study's content: it counts neither in the sets nor in
+-- the bytes (its study's own duplicates row reclaims it).
 WITH involved AS (
     SELECT study_key FROM candidate_pairs UNION SELECT other_key FROM candidate_pairs
 ),
@@ -16,7 +18,7 @@ scored AS (
            bool_and(coalesce(i.rows, 0) = 0) AS object,
            i.pixel_hash NOT IN (SELECT pixel_hash FROM uninformative_pixels) AS informative
     FROM instances AS i JOIN involved USING (study_key)
-    WHERE i.pixel_hash IS NOT NULL
+    WHERE i.pixel_hash IS NOT NULL AND i.copy_of IS NULL
     GROUP BY i.study_key, i.pixel_hash
 ),
 sizes AS (
