@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dedup.archive.publish import published_path
-from dedup.cli.options import FormatOption, archive_option
-from dedup.cli.output import Format, emit_json
+from dedup.cli.options import SummaryFormatOption, archive_option
+from dedup.cli.output import SummaryFormat, emit_json
 from dedup.config import Settings
 from dedup.errors import ArchiveError, ExitCode
 
@@ -44,7 +44,7 @@ def check(
     institution: Annotated[str, typer.Option(help="The ordering institution.")] = "",
     archive: Annotated[Path, archive_option(
         "DuckDB archive file (its published snapshot is read).")] = Path("archive.duckdb"),
-    fmt: FormatOption = Format.TABLE,
+    fmt: SummaryFormatOption = SummaryFormat.TABLE,
 ) -> None:
     """Look for priors of the same procedure family before ordering (exit 3 if any)."""
     from dedup.check import Channel, Checker, parse_question
@@ -67,7 +67,7 @@ def check(
     except ArchiveError as exc:  # not ExitCode.ARCHIVE: that number means "priors found"
         print(f"dedup: error: {exc}", file=sys.stderr)
         raise typer.Exit(ExitCode.ERROR) from None
-    if fmt is Format.JSON:
+    if fmt is SummaryFormat.JSON:
         emit_json(result.as_dict())
     else:
         _print(result)

@@ -9,8 +9,8 @@ import typer
 
 from dedup.batch.pipeline import index as run_index
 from dedup.cli.index import print_summary
-from dedup.cli.options import CtSlicesOption, FormatOption, PatientsOption, WorkersOption
-from dedup.cli.output import Format, emit_json, progress_reporter
+from dedup.cli.options import CtSlicesOption, PatientsOption, SummaryFormatOption, WorkersOption
+from dedup.cli.output import SummaryFormat, emit_json, progress_reporter
 from dedup.config import Settings
 
 
@@ -19,7 +19,7 @@ def synth(
     patients: PatientsOption = 6,
     ct_slices: CtSlicesOption = 20,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
-    fmt: FormatOption = Format.TABLE,
+    fmt: SummaryFormatOption = SummaryFormat.TABLE,
 ) -> None:
     """Write a synthetic corpus with injected duplicates of every kind (plus labels.json)."""
     from dedup.synth import make_corpus, write_labels
@@ -28,7 +28,7 @@ def synth(
     write_labels(corpus, out / "labels.json")
     info = {"archive_dir": str(corpus.archive_dir), "incoming_dir": str(corpus.incoming_dir),
             "files": corpus.files, "bytes": corpus.bytes, "labels": len(corpus.labels)}
-    if fmt is Format.JSON:
+    if fmt is SummaryFormat.JSON:
         emit_json(info)
     else:
         for key, value in info.items():
@@ -39,7 +39,7 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo corpus and archive.")] = Path(
         "demo"),
     workers: WorkersOption = 0,
-    fmt: FormatOption = Format.TABLE,
+    fmt: SummaryFormatOption = SummaryFormat.TABLE,
 ) -> None:
     """Generate a sample archive and tonight's batch, index both, print the summaries."""
     from dedup.synth import make_corpus, write_labels
@@ -56,7 +56,7 @@ def demo(
         with progress_reporter(f"indexing {name}") as progress:
             results[name] = run_index([path], settings, progress)
     add_demo_checks(archive)  # checks and outcomes, so the dashboard has avoided repeats
-    if fmt is Format.JSON:
+    if fmt is SummaryFormat.JSON:
         emit_json({name: s.as_dict() for name, s in results.items()} | {"archive": str(archive)})
         return
     for name, summary in results.items():

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from dedup.batch.pipeline import index as run_index
-from dedup.cli.options import ArchiveOption, FormatOption, WorkersOption
-from dedup.cli.output import Format, emit_json, log, progress_reporter
+from dedup.cli.options import ArchiveOption, SummaryFormatOption, WorkersOption
+from dedup.cli.output import SummaryFormat, emit_json, log, progress_reporter
 from dedup.config import Settings
 from dedup.errors import DedupError, ExitCode
 from dedup.records import RunSummary
@@ -19,7 +19,7 @@ def index(
     paths: Annotated[list[Path], typer.Argument(help="Folders, files, zips or DICOMDIR media.")],
     archive: ArchiveOption = Path("archive.duckdb"),
     workers: WorkersOption = 0,
-    fmt: FormatOption = Format.TABLE,
+    fmt: SummaryFormatOption = SummaryFormat.TABLE,
 ) -> None:
     """Index DICOM studies: fingerprint new files and commit them to the archive."""
     try:
@@ -27,15 +27,15 @@ def index(
         with progress_reporter("indexing") as progress:
             summary = run_index(paths, settings, progress)
     except DedupError as exc:  # cron wrappers read the JSON on every exit
-        if fmt is Format.JSON:
+        if fmt is SummaryFormat.JSON:
             emit_json(exc.report())
         raise
     except Exception as exc:
-        if fmt is Format.JSON:
+        if fmt is SummaryFormat.JSON:
             emit_json({"status": "failed", "exit_code": int(ExitCode.SOFTWARE),
                        "error": f"internal error ({type(exc).__name__})"})
         raise
-    if fmt is Format.JSON:
+    if fmt is SummaryFormat.JSON:
         emit_json(summary.as_dict())
     else:
         print_summary(summary)

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from dedup.archive.db import Archive, batch_lock
-from dedup.cli.options import ArchiveOption, FormatOption
-from dedup.cli.output import Format, emit_json, emit_rows
+from dedup.cli.options import ArchiveOption, FormatOption, SummaryFormatOption
+from dedup.cli.output import Format, SummaryFormat, emit_json, emit_rows
 from dedup.config import Settings
 from dedup.errors import UsageError
 from dedup.match import match as run_match
@@ -24,14 +24,14 @@ COLUMNS = ("study_uid", "duplicate_of_study_uid", "kind", "score", "bytes_reclai
 
 def match(
     archive: ArchiveOption = Path("archive.duckdb"),
-    fmt: FormatOption = Format.TABLE,
+    fmt: SummaryFormatOption = SummaryFormat.TABLE,
 ) -> None:
     """Match studies not matched yet against the archive (`dedup index` does this too)."""
     settings = Settings(archive=str(archive)).with_env()
     with batch_lock(settings.archive), Archive.open(settings.archive) as db:
         summary = run_match(db, settings)
         unknown = unknown_procedures(db).head(10).to_dicts()
-    if fmt is Format.JSON:
+    if fmt is SummaryFormat.JSON:
         emit_json(summary.as_dict() | {"unknown_procedure_examples": unknown})
         return
     kinds = ", ".join(f"{n} {kind}" for kind, n in summary.duplicates.items()) or "none"

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from dedup.batch.nightly import nightly as run_nightly
-from dedup.cli.options import FormatOption, config_option
-from dedup.cli.output import Format, emit_json, log, progress_reporter
+from dedup.cli.options import SummaryFormatOption, config_option
+from dedup.cli.output import SummaryFormat, emit_json, log, progress_reporter
 from dedup.config.file import load_config
 from dedup.errors import ExitCode, UsageError
 
@@ -20,7 +20,7 @@ from dedup.errors import ExitCode, UsageError
 def nightly(
     config: Annotated[Path | None, config_option(
         "TOML configuration file (example: deploy/dedup.toml).")] = None,
-    fmt: FormatOption = Format.TABLE,
+    fmt: SummaryFormatOption = SummaryFormat.TABLE,
 ) -> None:
     """Pull PACS sources, index every configured source, match, publish and write a report.
 
@@ -33,7 +33,7 @@ def nightly(
     settings = load_config(config)
     with progress_reporter("indexing") as progress:
         report = run_nightly(settings, progress)
-    if fmt is Format.JSON:
+    if fmt is SummaryFormat.JSON:
         emit_json(report.as_dict())
         log.info("%s", report.line())
     else:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dedup.cli.output import Format
+from dedup.cli.output import Format, SummaryFormat
 
 
 def archive_option(help: str = "DuckDB archive file.", *, short: bool = True) -> Any:
@@ -24,6 +24,8 @@ def config_option(help: str, *, short: bool = True) -> Any:
 
 ArchiveOption = Annotated[Path, archive_option()]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+SummaryFormatOption = Annotated[SummaryFormat, typer.Option(
+    "--format", "-f", help="Output format (json: one document for machines).")]
 WorkersOption = Annotated[int, typer.Option(help="Worker processes (0 = all cores).")]
 PatientsOption = Annotated[int, typer.Option(
     help="Patients in the archive part of each generated corpus.")]

@@ -19,11 +19,18 @@ log = logging.getLogger("dedup")
 
 
 class Format(StrEnum):
-    """Output formats; ``json`` is for machines and stable."""
+    """Output formats of commands that list rows; ``json`` is for machines and stable."""
 
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
+
+
+class SummaryFormat(StrEnum):
+    """Output formats of commands that report one result (a summary, an answer)."""
+
+    TABLE = "table"
+    JSON = "json"
 
 
 def setup_logging() -> None:

@@ -85,3 +85,15 @@ def test_indexing_in_the_other_order_finds_the_same_pairs(corpus, matched: Path,
     for folder in (corpus.incoming_dir, corpus.archive_dir):
         index_json(str(folder), "--archive", str(archive), "--workers", "2")
     assert pairs(archive) == pairs(matched)
+
+
+@pytest.mark.parametrize("command", ["index", "match", "check", "nightly", "demo"])
+def test_commands_that_report_one_result_offer_no_csv(command: str) -> None:
+    from typer.testing import CliRunner
+
+    from dedup.cli.main import app
+
+    runner = CliRunner()
+    assert "<table|json>" in " ".join(runner.invoke(app, [command, "--help"]).output.split())
+    refused = runner.invoke(app, [command, "--format", "csv"])
+    assert refused.exit_code == 2 and "csv" in refused.output
