@@ -38,6 +38,18 @@ def named_sql(name: str) -> str:
     return resources.files("dedup.archive").joinpath("sql", f"{name}.sql").read_text()
 
 
+def require_existing(path: str | Path) -> None:
+    """Refuse a path where no archive is (a mistyped ``--archive`` must not make one).
+
+    Raises:
+        ArchiveError: nothing is at ``path``.
+
+    """
+    if not Path(path).exists():
+        raise ArchiveError(f"archive {str(path)!r} does not exist; make it with `dedup index "
+                           f"--archive {path} FOLDER`")
+
+
 class Archive:
     """A DuckDB archive connection. Use :meth:`open` (reader) or :func:`batch_lock` (writer)."""
 
@@ -46,17 +58,18 @@ class Archive:
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path, *, read_only: bool = False) -> Archive:
-        """Open (and for writers, create and migrate) the archive at ``path``.
+    def open(cls, path: str | Path, *, read_only: bool = False, create: bool = True) -> Archive:
+        """Open (and for writers, create unless ``create`` is false, and migrate) ``path``.
 
         Raises:
             ArchiveLocked: another process holds the file.
-            ArchiveError: the file is missing (read-only) or not a DuckDB database.
+            ArchiveError: the file is missing (read-only, or not to be created) or not a DuckDB
+                database.
 
         """
         path = str(path)
-        if read_only and not Path(path).exists():
-            raise ArchiveError(f"archive {path!r} does not exist; run `dedup index` first")
+        if read_only or not create:
+            require_existing(path)
         try:
             con = duckdb.connect(path, read_only=read_only)
         except duckdb.IOException as exc:

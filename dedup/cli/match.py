@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dedup.archive.db import Archive, batch_lock
+from dedup.archive.db import Archive, batch_lock, require_existing
 from dedup.cli.options import ArchiveOption, FormatOption, SummaryFormatOption
 from dedup.cli.output import Format, SummaryFormat, emit_json, emit_rows
 from dedup.config import Settings
@@ -28,7 +28,8 @@ def match(
 ) -> None:
     """Match studies not matched yet against the archive (`dedup index` does this too)."""
     settings = Settings(archive=str(archive)).with_env()
-    with batch_lock(settings.archive), Archive.open(settings.archive) as db:
+    require_existing(settings.archive)  # before the lock file is made beside it
+    with batch_lock(settings.archive), Archive.open(settings.archive, create=False) as db:
         summary = run_match(db, settings)
         unknown = unknown_procedures(db).head(10).to_dicts()
     if fmt is SummaryFormat.JSON:

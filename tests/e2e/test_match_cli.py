@@ -97,3 +97,12 @@ def test_commands_that_report_one_result_offer_no_csv(command: str) -> None:
     assert "<table|json>" in " ".join(runner.invoke(app, [command, "--help"]).output.split())
     refused = runner.invoke(app, [command, "--format", "csv"])
     assert refused.exit_code == 2 and "csv" in refused.output
+
+
+@pytest.mark.parametrize("command", ["match", "duplicates", "quarantine"])
+def test_a_mistyped_archive_is_an_error_and_no_archive_is_made(tmp_path: Path,
+                                                               command: str) -> None:
+    typo = tmp_path / "archve.duckdb"
+    proc = dedup_cli(command, "--archive", str(typo), check=False)
+    assert proc.returncode == 3 and str(typo) in proc.stderr and "dedup index" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
