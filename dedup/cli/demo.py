@@ -61,7 +61,7 @@ def demo(
         return
     for name, summary in results.items():
         typer.echo(f"\n== {name}: {parts[name]}")
-        print_summary(summary)
+        print_summary(summary, str(archive))
     typer.echo(f"\narchive: {archive}  (open it with duckdb, or run `dedup --help`)\n"
                f"next:    dedup duplicates --archive {archive}\n"
                f"         dedup dashboard --archive {archive}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -38,11 +39,11 @@ def index(
     if fmt is SummaryFormat.JSON:
         emit_json(summary.as_dict())
     else:
-        print_summary(summary)
+        print_summary(summary, settings.archive)
 
 
-def print_summary(summary: RunSummary) -> None:
-    """One screen: what was added, skipped, recognised and quarantined."""
+def print_summary(summary: RunSummary, archive: str) -> None:
+    """One screen: what was added, skipped, recognised and quarantined, and what next."""
     rate = summary.files / summary.seconds if summary.seconds else 0.0
     lines = [
         f"run {summary.run_id}: {summary.status} in {summary.seconds:.1f} s "
@@ -60,10 +61,11 @@ def print_summary(summary: RunSummary) -> None:
                      "pixels (recorded; matching says which are lossy copies)")
     found = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.duplicates.items()) if n)
     lines.append(f"  duplicates  {found or 'none found'}")
+    where = shlex.quote(archive)
     if summary.quarantined:
-        lines.append("  list them with: dedup quarantine")
+        lines.append(f"  list them with: dedup quarantine --archive {where}")
     if found:
-        lines.append("  list them with: dedup duplicates")
+        lines.append(f"  list them with: dedup duplicates --archive {where}")
     for line in lines:
         typer.echo(line)
     log.debug("summary printed")

@@ -155,3 +155,15 @@ def test_summary_json_and_no_phi_in_output(corpus, tmp_path: Path) -> None:
 def test_every_command_has_help(command: str) -> None:
     proc = dedup_cli(command, "--help")
     assert "Usage" in proc.stdout
+
+
+def test_the_hint_after_a_run_works_as_printed(corpus, tmp_path: Path) -> None:
+    archive = tmp_path / "a.duckdb"
+    index_json(str(corpus.archive_dir), "--archive", str(archive))
+    study = next(p for p in sorted(corpus.archive_dir.iterdir()) if p.is_dir())
+    shutil.copytree(study, tmp_path / "resent" / study.name)  # an exact duplicate
+    out = dedup_cli("index", str(tmp_path / "resent"), "--archive", str(archive)).stdout
+    hint = next(line for line in out.splitlines() if "dedup duplicates" in line)
+    command = hint.split("dedup ", 1)[1].split()
+    listed = dedup_cli(*command, "--format", "json").stdout
+    assert json.loads(listed) and "exact" in listed
