@@ -118,7 +118,8 @@ class Guard:
         too_big = (413, "payload-too-large",
                    f"the request body exceeds the limit of {self.max_body} bytes")
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        if length is not None and (not length.isdigit() or len(length) > 18
+                                   or int(length) > self.max_body):  # bytes: ASCII digits
             return too_big, receive
         chunks, size, more = [], 0, True
         while more:

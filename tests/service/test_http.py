@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import re
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -324,3 +326,39 @@ def test_a_generation_that_fails_to_build_is_reported_stale_and_retried_with_bac
     delays = [float(d) for d in re.findall(r"failed \(.*attempt \d+\);.* in ([0-9.]+) s", log)]
     assert len(delays) >= 3 and delays == sorted(delays) and delays[2] >= 4 * delays[0], log
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("within_days", ["²", "٣", "1_0", "+5", "9" * 5000, "3651", "0"])
+def test_numbers_are_ascii_digits_in_range_or_a_400(client: httpx.Client, within_days: str
+                                                    ) -> None:
+    for response in (client.get("/v1/priors", params={**HANS, "within_days": within_days}),
+                     client.post("/v1/priors", json={**HANS, "within_days": within_days[:8]})):
+        error = assert_error(response, 400, "invalid-request")
+        assert any(p.startswith("within_days must be a whole number") for p in error["problems"])
+
+
+@pytest.mark.parametrize("field", ["birth_date", "order_date"])
+@pytest.mark.parametrize("value", ["٢٠٢٤-٠٢-١٥", "20240215", "2024-W07-4", "2024-02-30"])
+def test_dates_are_yyyy_mm_dd_or_a_400(client: httpx.Client, field: str, value: str) -> None:
+    error = assert_error(client.get("/v1/priors", params={**HANS, field: value}), 400,
+                         "invalid-request")
+    assert any(p.startswith(f"{field} must be a date YYYY-MM-DD") for p in error["problems"])
+
+
+def test_a_refused_request_keeps_the_connection_open(server: str) -> None:
+    url = httpx.URL(server)
+    connection = http.client.HTTPConnection(url.host, url.port, timeout=10)
+    try:
+        answers = []
+        for within_days in ("²", "30", "9" * 5000, "30"):
+            query = urllib.parse.urlencode({**HANS, "within_days": within_days})
+            connection.request("GET", f"/v1/priors?{query}", headers=AUTH)
+            response = connection.getresponse()
+            response.read()
+            answers.append((response.status, response.getheader("connection")))
+            if len(answers) == 1:
+                socket_used = connection.sock
+            assert connection.sock is socket_used  # the same keep-alive connection
+    finally:
+        connection.close()
+    assert answers == [(400, None), (200, None), (400, None), (200, None)]
