@@ -362,3 +362,14 @@ def test_a_refused_request_keeps_the_connection_open(server: str) -> None:
     finally:
         connection.close()
     assert answers == [(400, None), (200, None), (400, None), (200, None)]
+
+
+def test_a_url_path_cannot_forge_an_access_log_line(server: str, archive: Path) -> None:
+    for path in ("/x%0AFORGED%20ENTRY", "/x%0D%0A2026-01-01%20INFO%20dedup.service:%20GET",
+                 "/%1B%5B2J%1B%5D0;owned%07", "/v1/priors%E2%80%AE"):
+        assert httpx.get(f"{server}{path}").status_code == 401
+    lines = archive.with_suffix(".serve.log").read_text().splitlines()
+    assert not [line for line in lines if line.startswith(("FORGED", "2026-01-01"))]
+    text = "\n".join(lines)
+    assert "GET /x\\x0aFORGED ENTRY 401" in text and "\\x1b[2J\\x1b]0;owned\\x07" in text
+    assert "\x1b" not in text and "\u202e" not in text and "/v1/priors\\u202e" in text
