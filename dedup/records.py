@@ -29,6 +29,9 @@ class QuarantineReason(StrEnum):
     PIXEL_LENGTH = "pixel-length"
     DECODE_FAILED = "decode-failed"
     UID_CONFLICT = "uid-conflict"
+    NOT_A_FILE = "not-a-file"  # a FIFO, device, socket or folder where a file was expected
+    TOO_LARGE = "too-large"  # larger than the max_file_bytes setting
+    OUTSIDE_SOURCE = "outside-source"  # a link or DICOMDIR reference leaving the source
 
 
 @dataclass(frozen=True, slots=True)
