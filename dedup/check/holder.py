@@ -203,12 +203,19 @@ class IndexHolder:
         scratch = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
         folder = tempfile.mkdtemp(prefix="dedup-check-index-", dir=scratch)
         try:
-            done = subprocess.run([sys.executable, "-c", _BUILD, target, folder],
-                                  stdin=subprocess.DEVNULL, timeout=3600, check=False)
-            if done.returncode:
+            # The build's stdin is a pipe nobody writes to: when this process ends, however
+            # it ends (kill -9 too), the build reads end-of-file and exits.
+            with subprocess.Popen([sys.executable, "-c", _BUILD, target, folder],
+                                  stdin=subprocess.PIPE) as build:
+                try:
+                    returncode = build.wait(timeout=3600)
+                except subprocess.TimeoutExpired:
+                    build.kill()
+                    raise
+            if returncode:
                 failure = Path(folder, _FAILURE)
                 raise IndexBuildError(failure.read_text() if failure.exists()
-                                      else f"the build process exited with {done.returncode}")
+                                      else f"the build process exited with {returncode}")
             return load_index(folder)
         finally:
             shutil.rmtree(folder, ignore_errors=True)  # mapped files stay valid
@@ -267,6 +274,8 @@ def _build_to(snapshot: str, folder: str) -> None:
     (without the message of an error not dedup's own: it could quote a value), then exits 1.
     """
     os.nice(_NICE)
+    threading.Thread(target=_exit_at_end_of_input, args=(folder,),
+                     name="dedup-die-with-server", daemon=True).start()
     try:
         with Archive.open(snapshot, read_only=True) as archive:
             save_index(build_index(archive, threads=1), folder)
@@ -278,6 +287,19 @@ def _build_to(snapshot: str, folder: str) -> None:
 
 
 _FAILURE = "failure.txt"
+
+
+def _exit_at_end_of_input(folder: str) -> None:
+    """End the build, and remove its scratch folder, when the server is gone.
+
+    The server's end of the stdin pipe closes when it ends. The descriptor is read directly:
+    a daemon thread blocked inside ``sys.stdin`` would hold its lock and abort the
+    interpreter's shutdown after a normal build.
+    """
+    while os.read(0, 4096):
+        pass
+    shutil.rmtree(folder, ignore_errors=True)
+    os._exit(1)
 
 
 #: The separate build's program (``-c``, not ``-m``: the package already imports this module).

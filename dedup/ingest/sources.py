@@ -194,8 +194,8 @@ class _Walker:
         target = os.path.realpath(path)
         if not self.holds(target):
             yield _quarantined(path, QuarantineReason.OUTSIDE_SOURCE,
-                               "symbolic link to a file outside the folders given; not "
-                               "read (give its target as a source to index it)")
+                               "symbolic link leading outside the paths given; not read "
+                               "(give its target as a source to index it)")
         elif stat.S_ISDIR(st.st_mode) and _within(os.path.realpath(path.parent), target):
             yield _quarantined(path, QuarantineReason.UNREADABLE,
                                "symbolic link loop (a link to a folder that holds it)")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pydicom
 import pytest
 
@@ -25,6 +26,7 @@ from dedup.match.procedures import load_mapping
 from dedup.synth import Patient, write_study
 from tests.check.archive import BORN, ORDER_DATE, PRIORS_OF_HANS, build_check_archive
 from tests.conftest import REPO, dedup_cli
+from tests.orphans import mark_of, marked_env, survivors
 from tests.service.conftest import AUTH, OTHER, audited, running_server
 
 HANS = {"name": "MUELLER^HANS", "birth_date": BORN.isoformat(), "sex": "M",
@@ -373,3 +375,25 @@ def test_a_url_path_cannot_forge_an_access_log_line(server: str, archive: Path) 
     text = "\n".join(lines)
     assert "GET /x\\x0aFORGED ENTRY 401" in text and "\\x1b[2J\\x1b]0;owned\\x07" in text
     assert "\x1b" not in text and "\u202e" not in text and "/v1/priors\\u202e" in text
+
+
+def test_a_killed_server_leaves_no_index_build_behind(tmp_path: Path) -> None:
+    """Kill -9 the server while it builds a new generation's index in a child process."""
+    archive = build_check_archive(tmp_path / "archive.duckdb")
+    env, mark = marked_env({})
+    with running_server(archive, **env):
+        def ours(word: str) -> list[psutil.Process]:
+            return [p for p in psutil.process_iter(["cmdline"])
+                    if word in " ".join(p.info["cmdline"] or []) and mark_of(p) == mark]
+
+        (server,) = ours(" serve ")
+        with Archive.open(archive) as writer:
+            publish(writer)
+        deadline = time.monotonic() + 30
+        while not (builds := ours("_build_to")):
+            assert time.monotonic() < deadline, "no index build started"
+            time.sleep(0.02)
+        scratch = Path(builds[0].info["cmdline"][-1])
+        server.kill()
+        assert survivors(mark, end=True) == []
+        assert not scratch.exists()  # the build removed its scratch folder as it ended
