@@ -115,12 +115,19 @@ class _Walker:
             yield _quarantined(path, QuarantineReason.UNREADABLE,
                                "name is not valid UTF-8; rename it to index it")
             return
+        yield from self.followed(path, folders=True)
+
+    def followed(self, path: Path, *, folders: bool = False) -> Iterator[_Item]:
+        """A path (a link followed): a regular file, or a folder walked when ``folders``.
+
+        Anything else is quarantined: a DICOMDIR reference (``folders`` false) must be a file.
+        """
         try:
             st = os.stat(path)
         except OSError as exc:
             yield _unreachable(path, exc)
             return
-        if stat.S_ISDIR(st.st_mode):
+        if folders and stat.S_ISDIR(st.st_mode):
             yield from self._tree(path, st)
         elif stat.S_ISREG(st.st_mode):
             yield from self._file(path, st)
@@ -215,18 +222,6 @@ class _Walker:
         else:
             yield Location(str(path), None, st.st_size, st.st_mtime)
 
-    def referenced(self, path: Path) -> Iterator[_Item]:
-        """A file a DICOMDIR references (already known to lie on its medium)."""
-        try:
-            st = os.stat(path)
-        except OSError as exc:
-            yield _unreachable(path, exc)
-            return
-        if stat.S_ISREG(st.st_mode):
-            yield from self._file(path, st)
-        else:
-            yield _special(path, st.st_mode)
-
 
 def _within(path: str, folder: str) -> bool:
     """Whether ``path`` is ``folder`` or lies under it (both resolved)."""
@@ -302,7 +297,7 @@ class _Medium:
                                    "symbolic link; not read")
             elif target not in seen:
                 seen.add(target)
-                yield from self.walker.referenced(target)
+                yield from self.walker.followed(target)
 
     def _records(self) -> list[Dataset] | Quarantined:
         path = self.root / DICOMDIR
