@@ -332,7 +332,11 @@ def test_zip_members_that_are_links_or_folders_are_not_read(study: Path, tmp_pat
         folder = zipfile.ZipInfo("folder-without-slash")
         folder.external_attr = (stat.S_IFDIR | 0o755) << 16
         zf.writestr(folder, b"")
-    items = finished_walk(archive)
+    named_zip = tmp_path / "folder.zip"  # a folder where a zip file is expected: walked
+    shutil.copytree(study, named_zip / study.name)
+    items = finished_walk(archive, named_zip)
     assert [(i.location.member, i.reason) for i in items if isinstance(i, Quarantined)] == [
         ("link.dcm", QuarantineReason.NOT_A_FILE)]
-    assert len([i for i in items if isinstance(i, Location)]) == len(list(study.rglob("*.dcm")))
+    members = [i for i in items if isinstance(i, Location) and i.member is not None]
+    assert len(members) == len(list(study.rglob("*.dcm")))
+    assert read_paths(items)[len(members):] == [str(p) for p in sorted(named_zip.rglob("*.dcm"))]
