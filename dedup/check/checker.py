@@ -16,13 +16,14 @@ import os
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from dedup.check.holder import IndexHolder
 from dedup.check.link import Person, sex_code
-from dedup.check.log import CheckLog
+from dedup.check.log import CheckLog, Decision
 from dedup.check.prior_index import PriorIndex, Query, day_number
 from dedup.check.question import Channel, Outcome, Question, parse_question
 from dedup.check.result import CheckResult, Prior, recommendation
@@ -89,10 +90,24 @@ class Checker:
             UsageError: no check log, an unknown check ID or outcome.
 
         """
+        return self.record_outcomes([Decision(check_id, outcome, reason, decided_at)],
+                                    client=client, channel=channel)[0]
+
+    def record_outcomes(self, decisions: list[Decision], *, client: str, channel: Channel
+                        ) -> list[datetime]:
+        """Record several decisions at once: all of them, or none (one bad, none written).
+
+        Raises:
+            UsageError: no check log, an unknown check ID or outcome.
+
+        """
         if self.log is None:
             raise UsageError("this checker has no check log; outcomes cannot be recorded")
-        return self.log.record_outcome(check_id, Outcome(outcome), reason, client=client,
-                                       channel=channel, decided_at=decided_at)
+        try:
+            checked = [replace(d, outcome=Outcome(d.outcome)) for d in decisions]
+        except ValueError:
+            raise UsageError("outcome must be one of: " + ", ".join(Outcome)) from None
+        return self.log.record_outcomes(checked, client=client, channel=channel)
 
     def parse(self, **fields: Any) -> Question:
         """:func:`parse_question` with this checker's mapping."""

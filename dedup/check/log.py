@@ -20,6 +20,7 @@ import logging
 import queue
 import sqlite3
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -33,7 +34,8 @@ from dedup.check.question import Channel, Outcome, Question
 from dedup.check.result import CheckResult
 from dedup.errors import StorageError, UsageError
 
-__all__ = ["FOLD_OVERLAP", "CheckLog", "UnknownCheck", "fold_check_log", "log_path"]
+__all__ = ["FOLD_OVERLAP", "CheckLog", "Decision", "UnknownCheck", "fold_check_log",
+           "log_path"]
 
 #: The columns of the log's two tables, in table order.
 _COLUMNS: dict[str, tuple[str, ...]] = {
@@ -53,6 +55,16 @@ FOLD_OVERLAP = timedelta(days=1)
 
 class UnknownCheck(UsageError):
     """An outcome names a check ID this log has never seen."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What was decided after one check: the outcome, why, and when (``None``: now)."""
+
+    check_id: str
+    outcome: Outcome | str
+    reason: str | None = None
+    decided_at: datetime | None = None
 
 
 @cache
@@ -190,14 +202,31 @@ class CheckLog:
             UnknownCheck: no check with that ID was logged.
 
         """
-        if not self.has_check(check_id):
-            raise UnknownCheck(f"unknown check_id {check_id[:64]!r}: record outcomes only for "
-                               "checks this service answered")
-        when = (decided_at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-        self._write(_log_sql("insert_outcome"),
-                    (check_id, _iso(when), str(outcome), (reason or "")[:_MAX_TEXT] or None,
-                     client[:_MAX_TEXT], str(channel)))
-        return when
+        return self.record_outcomes([Decision(check_id, outcome, reason, decided_at)],
+                                    client=client, channel=channel)[0]
+
+    def record_outcomes(self, decisions: list[Decision], *, client: str, channel: Channel
+                        ) -> list[datetime]:
+        """Write several decisions in one transaction: all of them, or none.
+
+        Returns:
+            The decision times stored (UTC), in order.
+
+        Raises:
+            UnknownCheck: a decision names a check ID that was never logged (none is written).
+
+        """
+        for decision in decisions:
+            if not self.has_check(decision.check_id):
+                raise UnknownCheck(f"unknown check_id {decision.check_id[:64]!r}: record "
+                                   "outcomes only for checks this service answered")
+        now = datetime.now(UTC)
+        times = [(d.decided_at or now).astimezone(UTC).replace(tzinfo=None) for d in decisions]
+        self._write_all(_log_sql("insert_outcome"), [
+            (d.check_id, _iso(when), str(Outcome(d.outcome)),
+             (d.reason or "")[:_MAX_TEXT] or None, client[:_MAX_TEXT], str(channel))
+            for d, when in zip(decisions, times, strict=True)])
+        return times
 
     def has_check(self, check_id: str) -> bool:
         """Whether a check with this ID was logged."""
@@ -214,9 +243,13 @@ class CheckLog:
             return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def _write(self, sql: str, row: tuple[object, ...]) -> None:
+        self._write_all(sql, [row])
+
+    def _write_all(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        """Write ``rows`` in one transaction (committed on leaving, rolled back on error)."""
         try:
             with self._lock, self._con:
-                self._con.execute(sql, row)
+                self._con.executemany(sql, rows)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write the check log {str(self.path)!r}: {exc}") from None
 

@@ -46,6 +46,10 @@ class Settings:
     mmap_threshold: int = setting(
         16 * 1024**2, "Files at least this large are memory-mapped instead of read whole."
     )
+    max_file_bytes: int = setting(
+        4 * 1024**3, "Largest file read (bytes); a larger one is quarantined as `too-large`, "
+        "so one input never takes more memory than this."
+    )
     match_partial_containment: float = setting(
         0.9, "Share of the smaller study's instance pixel hashes found in the other study "
         "for `partial` (all of them and the same count = `same-content`)."
@@ -138,6 +142,8 @@ class Settings:
             problems.append(f"workers={self.workers} must be >= 0 (0 = all cores)")
         if self.batch_files < 1:
             problems.append(f"batch_files={self.batch_files} must be >= 1")
+        if self.max_file_bytes < 1:
+            problems.append(f"max_file_bytes={self.max_file_bytes} must be >= 1")
         for name in ("match_partial_containment", "match_near_min_fraction",
                      "match_near_min_structure", "match_near_min_noise",
                      "match_near_min_resized", "match_near_noise_support",

@@ -18,7 +18,6 @@ the prefetched Patient it answers 412, as the specification provides.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -26,6 +25,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dedup.check import Channel, Checker, CheckResult, Prior, demographic_problems
+from dedup.check.log import Decision
+from dedup.check.strict import instant
 from dedup.errors import UsageError
 from dedup.service.guard import ApiError, json_response
 
@@ -136,14 +137,13 @@ async def feedback(service_id: str, request: Request, body: FeedbackRequest) -> 
         raise ApiError(404, "not-found", "unknown card", unknown)
     problems = [p for n, item in enumerate(body.feedback) for p in _feedback_problems(n, item)]
     if problems:
-        raise ApiError(400, "invalid-request", "the feedback is not valid", problems)
-    parsed = [(item, _timestamp(item.outcomeTimestamp)) for item in body.feedback]
-    for item, when in parsed:
-        outcome = "withdrawn" if item.outcome == "accepted" else "ordered-anyway"
-        checker.record_outcome(item.card, outcome, _reason(item.overrideReason),
-                               client=request.state.client, channel=Channel.CDS_HOOKS,
-                               decided_at=when)
-    return _json({"recorded": len(parsed)})
+        raise ApiError(400, "invalid-request", "the feedback is not valid; none was recorded",
+                       problems)
+    decisions = [Decision(item.card, "withdrawn" if item.outcome == "accepted"
+                          else "ordered-anyway", _reason(item.overrideReason),
+                          instant(item.outcomeTimestamp)) for item in body.feedback]
+    checker.record_outcomes(decisions, client=request.state.client, channel=Channel.CDS_HOOKS)
+    return _json({"recorded": len(decisions)})
 
 
 def _patient(prefetch: dict[str, Any] | None) -> dict[str, str]:
@@ -256,18 +256,11 @@ def _feedback_problems(n: int, item: FeedbackItem) -> list[str]:
     problems = []
     if item.outcome == "accepted" and not item.acceptedSuggestions:
         problems.append(f"{where}.acceptedSuggestions is required for an accepted outcome")
-    if _timestamp(item.outcomeTimestamp) is None:
-        problems.append(f"{where}.outcomeTimestamp must be an ISO 8601 date-time, e.g. "
-                        "2020-12-11T00:00:00Z")
-    return problems
-
-
-def _timestamp(text: str) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        instant(item.outcomeTimestamp)
+    except ValueError as exc:
+        problems.append(f"{where}.outcomeTimestamp {exc}")
+    return problems
 
 
 def _reason(override: dict[str, Any] | None) -> str | None:

@@ -4,7 +4,9 @@
 limit): it answers 401 to a missing or unknown bearer token without saying which, 413 to a
 body over the limit, 415 to a POST that is not JSON, and records the caller's name for the
 audit log. Its access log lines carry the method, path (never the query string, which holds
-the patient's demographics in ``GET /v1/priors``), status and time.
+the patient's demographics in ``GET /v1/priors``), status and time, escaped
+(:func:`dedup.printable.printable`): a decoded path such as ``/x%0AFORGED`` cannot forge a
+line.
 
 Every error, here and in the handlers, has one JSON shape::
 
@@ -26,6 +28,8 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from starlette.responses import Response
+
+from dedup.printable import printable
 
 log = logging.getLogger("dedup.service")
 Scope = MutableMapping[str, Any]
@@ -92,8 +96,9 @@ class Guard:
             await self.app(scope, receive, sending)
         elapsed = (time.perf_counter() - started) * 1000
         level = logging.DEBUG if status[0] < 400 else logging.INFO
-        log.log(level, "%s %s %d %.1f ms client=%s", scope["method"], scope["path"],
-                status[0], elapsed, scope.get("state", {}).get("client", "-"))
+        log.log(level, "%s %s %d %.1f ms client=%s", printable(scope["method"]),
+                printable(scope["path"]), status[0], elapsed,
+                printable(scope.get("state", {}).get("client", "-")))
 
     def _refuse(self, scope: Scope) -> tuple[int, str, str] | None:
         if scope["path"] in PUBLIC_PATHS:
@@ -118,7 +123,8 @@ class Guard:
         too_big = (413, "payload-too-large",
                    f"the request body exceeds the limit of {self.max_body} bytes")
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        if length is not None and (not length.isdigit() or len(length) > 18
+                                   or int(length) > self.max_body):  # bytes: ASCII digits
             return too_big, receive
         chunks, size, more = [], 0, True
         while more:

@@ -163,6 +163,8 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
             checker.holder.refresh()
         except ArchiveError as exc:
             log.warning("starting without an index: %s", exc)
+        except Exception:  # logged and retried by the holder, reported by /healthz
+            pass
         if reload:
             checker.holder.start()
         yield
@@ -186,14 +188,14 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
 
 @router.get("/healthz", tags=["service"])
 async def healthz(request: Request) -> Response:
-    """Liveness: ``ok`` with the generation served, 503 until the first index is built."""
-    holder = request.app.state.checker.holder
-    try:
-        index = holder.current()
-    except ArchiveError:
-        return json_response({"status": "starting"}, 503)
-    return json_response({"status": "ok", "generation": index.generation,
-                          "built_at": index.built_at})
+    """Health: the generation served, and whether it is stale (a newer one failed to build).
+
+    200 while an index is served: ``status`` is ``ok``, or ``stale`` with the generation that
+    failed, why, since when and when it is retried. 503 until the first index is built
+    (``starting``, or ``failing`` with the reason).
+    """
+    health = request.app.state.checker.holder.health()
+    return json_response(health, 200 if "generation" in health else 503, headers=_NO_STORE)
 
 
 @router.get("/v1/priors", tags=["checks"], responses={200: {"model": CheckOut}, **_ERRORS},

@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from dedup.archive.db import Archive
 from dedup.archive.publish import PublishedReader
-from dedup.check.link import Person
+from dedup.check.link import Person, sex_code
 from dedup.check.prior_index import (
     PriorIndex,
     Query,
@@ -66,3 +72,107 @@ def test_a_saved_index_loads_back_mapped_and_answers_the_same(archive: Path,
         else:
             assert mapped == array, name
     assert lookup(loaded) == lookup(built) == PRIORS_OF_HANS
+
+
+# Any optional attribute of a record may be missing or malformed, in any combination: the
+# index takes them all, patients and studies agree, and every answer is what the rows say.
+_ORDER_DAY = day_number(date(2024, 6, 1))
+_BIRTHS = [None, date(1950, 3, 14), date(1950, 3, 14), date(1988, 1, 2), date(1, 1, 1),
+           date(9999, 12, 31)]
+_SEXES = [None, "", "M", "F", "O", "male", "female", "x", " m "]
+_NAMES = [None, "", "^^^", "DOE^JOHN", "MUELLER^HANS", "\x1b[31mRED^EVIL", "Müller^Hans",
+          "=^=^"]
+_DATES = [None, date(2024, 5, 30), date(2024, 3, 1), date(2023, 1, 1), date(2024, 6, 20),
+          date(1, 1, 1), date(9999, 12, 31)]
+_TEXTS = [None, "", "CT", "\x00\n", "Ärztehaus"]
+_FAMILIES = [("CT HEAD", True), ("CT CHEST", True), ("CT FOOT", False)]
+
+patient_rows = st.tuples(st.sampled_from(_BIRTHS), st.sampled_from(_SEXES),
+                         st.sampled_from(_NAMES), st.sampled_from(_TEXTS))
+study_rows = st.tuples(st.integers(0, 9), st.sampled_from(_DATES), st.sampled_from(_FAMILIES),
+                       st.sampled_from(_TEXTS), st.sampled_from(_TEXTS))
+
+
+@pytest.fixture(scope="module")
+def empty_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive with the schema and nothing else (copied per example: faster than a new one)."""
+    path = tmp_path_factory.mktemp("empty") / "archive.duckdb"
+    with Archive.open(path):
+        pass
+    return path
+
+
+def _archive_of(path: Path, patients: list[tuple[Any, ...]], studies: list[tuple[Any, ...]],
+                links: list[tuple[int, int, bool]]) -> None:
+    """Write the rows to an archive (studies and links may name patients without a record)."""
+    with Archive.open(path) as archive, archive.transaction():
+        for key, (born, sex, name, institution) in enumerate(patients):
+            archive.execute("INSERT INTO patients VALUES (?, 'ISS', ?, ?, ?, ?, ?)",
+                            [key, f"ID{key}", name, born, sex, institution])
+        for key, (owner, when, (family, known), text, modality) in enumerate(studies):
+            archive.execute(
+                "INSERT INTO studies (study_key, study_uid, patient_key, study_date, "
+                "description, institution, modalities, n_series, n_instances, bytes, first_run, "
+                "last_run) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, 1, 1, 1)",
+                [key, f"2.25.{key}", owner, when, text, text, modality])
+            archive.execute("INSERT INTO study_procedures VALUES (?, ?, ?, 'test', 'test')",
+                            [key, family, known])
+        for a, b, linked in {(min(a, b), max(a, b)): (min(a, b), max(a, b), linked)
+                             for a, b, linked in links if a != b}.values():
+            archive.execute("INSERT INTO patient_links VALUES (?, ?, 0.999, 10, ?, "
+                            "'[\"test\"]', 1)", [a, b, linked])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(patients=st.lists(patient_rows, min_size=1, max_size=8),
+       studies=st.lists(study_rows, max_size=14),
+       links=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9), st.booleans()),
+                      max_size=6))
+def test_any_mix_of_missing_or_malformed_attributes_is_indexed(
+        tmp_path_factory: pytest.TempPathFactory, empty_archive: Path,
+        patients: list[tuple[Any, ...]], studies: list[tuple[Any, ...]],
+        links: list[tuple[int, int, bool]]) -> None:
+    path = tmp_path_factory.mktemp("mixed") / "archive.duckdb"
+    shutil.copyfile(empty_archive, path)
+    _archive_of(path, patients, studies, links)
+    with Archive.open(path, read_only=True) as archive:
+        index = build_index(archive, threads=1)
+        dated = {key for key, row in enumerate(patients) if row[0] is not None}
+        assert index.patients == len(dated)
+        ids = index.arrays["patient_id"].to_pylist()
+        assert [sex_code(patients[int(i[2:])][1]) for i in ids] == index.arrays["sex"].tolist()
+        assert index.studies == sum(1 for owner, when, (_, known), *_ in studies
+                                    if owner in dated and when is not None and known)
+        for key in sorted(dated):
+            _assert_answers(index, key, patients, studies, links)
+        for born in {patients[key][0] for key in dated}:
+            one_off = build_index(archive, born, threads=1)
+            assert one_off.patients == sum(1 for p in patients if p[0] == born)
+            for key in (k for k in dated if patients[k][0] == born):
+                _assert_answers(one_off, key, patients, studies, links, one_off=True)
+
+
+def _assert_answers(index: PriorIndex, key: int, patients: list[tuple[Any, ...]],
+                    studies: list[tuple[Any, ...]], links: list[tuple[int, int, bool]], *,
+                    one_off: bool = False) -> None:
+    """The record asked for by issuer and ID, its linked records, and exactly their priors.
+
+    A one-off index holds one birth date: links to a record born another day are not in it.
+    """
+    born, sex = patients[key][0], patients[key][1]
+    query = Query(Person(normalise_name("QXZ^VYW"), sex_code(sex), "ISS"), day_number(born),
+                  f"ID{key}")
+    matches = index.people(query, prior=1e-5, threshold=0.99)
+    ids = index.arrays["patient_id"].to_pylist()
+    keys = {int(ids[m.row][2:]) for m in matches}
+    linked = {b if a == key else a for a, b, ok in links
+              if ok and key in (a, b) and a != b and max(a, b) < len(patients)
+              and patients[a if b == key else b][0] in ((born,) if one_off else _BIRTHS[1:])}
+    assert {key} | linked <= keys and all(patients[k][0] == born or k in linked for k in keys)
+    for family, _ in _FAMILIES:
+        found = index.priors(matches, family, _ORDER_DAY, 90)
+        expected = sorted((-day_number(when), f"2.25.{n}") for n, (owner, when, (f, known), *_)
+                          in enumerate(studies) if owner in keys and known and f == family
+                          and when is not None and abs(day_number(when) - _ORDER_DAY) <= 90)
+        assert [(-p["study_day"], p["study_uid"]) for p in found] == expected

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import duckdb
-import psutil
 
 from tests.conftest import REPO, dedup_cli
+from tests.orphans import marked_env, survivors
 
 DUMP = {
     "studies": "SELECT s.study_uid, p.issuer, p.patient_id, s.study_date, s.n_series, "
@@ -56,18 +56,17 @@ def test_kill_9_then_rerun_equals_an_undisturbed_run(corpus, tmp_path: Path) -> 
     killed_mid_run = 0
     for attempt in range(kill_points):
         archive = tmp_path / f"killed{attempt}.duckdb"
+        marked, mark = marked_env({**os.environ, **env})
         proc = subprocess.Popen([sys.executable, "-m", "dedup", *index_args(corpus, archive)],
-                                env={**os.environ, **env}, cwd=REPO,
+                                env=marked, cwd=REPO,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.15, 0.9) * duration)
         if proc.poll() is None:
             killed_mid_run += 1
-        children = psutil.Process(proc.pid).children(recursive=True) \
-            if proc.poll() is None else []
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        _, alive = psutil.wait_procs(children, timeout=15)
-        assert not alive, f"kill point {attempt}: {len(alive)} processes of the run survived"
+        alive = survivors(mark, end=True)  # workers, fork server, resource tracker: all gone
+        assert not alive, f"kill point {attempt}: processes of the run survived: {alive}"
         dedup_cli(*index_args(corpus, archive), env=env)
         assert dump(archive) == expected, f"kill point {attempt} diverged"
         with duckdb.connect(str(archive), read_only=True) as con:

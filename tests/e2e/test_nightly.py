@@ -39,6 +39,7 @@ from tests.e2e.nightly_support import (
     nightly_cli,
     write_config,
 )
+from tests.orphans import marked_env, survivors
 from tests.pacs import PASSWORD, PASSWORD_ENV, FaultProxy, OrthancServer, write_studies
 
 
@@ -289,15 +290,18 @@ def _kill_delay(point: int, points: int, rng: random.Random, reference: Referenc
 
 def _kill_after(config: Path, delay: float) -> str:
     """Start `dedup nightly`, SIGKILL it ``delay`` s after its first log line; name the phase."""
+    env, mark = marked_env(cli_env())
     proc = subprocess.Popen(_argv(config), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=cli_env(), text=True)
+                            env=env, text=True)
     assert proc.stderr is not None
     first = proc.stderr.readline()
     time.sleep(delay)
     finished = proc.poll() is not None
     proc.kill()
     proc.wait()
-    log = first + proc.stderr.read()
+    alive = survivors(mark, end=True)  # workers, fork server, resource tracker: all gone
+    assert not alive, f"processes of the killed run survived: {alive}"
+    log = first + proc.stderr.read()  # (survivors would hold the pipe open: ended above)
     if finished:
         return "after the run ended"
     if "indexed:" in log:

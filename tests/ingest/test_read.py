@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -134,3 +135,17 @@ def test_zip_bomb_member_is_not_extracted(bad: dict[str, Path]) -> None:
     result = quarantined(bad["zip-bomb"], "scan.dcm")
     assert result.reason == QuarantineReason.ZIP_BOMB
     assert result.detail.startswith("declares 2164260864 bytes")
+
+
+def test_only_regular_files_within_the_size_limit_are_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.dcm"
+    os.mkfifo(fifo)  # a walk never hands one on; one that appears after the walk is refused
+    for path in (fifo, Path("/dev/zero")):
+        assert (quarantined(path).reason, quarantined(path).detail) == (
+            QuarantineReason.NOT_A_FILE, "not a regular file; not read")
+    small = shipped("CT_small.dcm")
+    size = small.stat().st_size
+    too_big = read(small, max_file_bytes=size - 1)
+    assert isinstance(too_big, Quarantined) and too_big.reason == QuarantineReason.TOO_LARGE
+    assert too_big.detail == f"{size} bytes, more than max_file_bytes ({size - 1}); not read"
+    read_ok(small, max_file_bytes=size)

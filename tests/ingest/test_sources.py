@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import stat
+import sys
+import threading
 import zipfile
 from pathlib import Path
 
+import pydicom
 import pytest
 
 from dedup.ingest.sources import walk
@@ -148,3 +154,189 @@ def test_broken_symlink_and_missing_path_are_quarantined(study: Path, tmp_path: 
     assert (dangling.reason, dangling.detail) == (QuarantineReason.UNREADABLE,
                                                   "broken symbolic link")
     assert (absent.reason, absent.detail) == (QuarantineReason.UNREADABLE, "no such file")
+
+
+# Hostile input: only regular files inside the roots are handed on; the rest is quarantined
+# with its reason (a loop once), and the walk goes on. A walk that hangs fails the test.
+
+def finished_walk(*paths: Path | str, **kwargs: int) -> list[Location | Quarantined]:
+    """The walk's items, from a thread that must finish within 60 s (a FIFO must not hang)."""
+    items: list[Location | Quarantined] = []
+    thread = threading.Thread(target=lambda: items.extend(walk(paths, **kwargs)), daemon=True)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "the walk hangs"
+    return items
+
+
+def reasons(items: list[Location | Quarantined]) -> dict[str, tuple[str, str]]:
+    return {Path(i.location.path).name: (i.reason, i.detail) for i in items
+            if isinstance(i, Quarantined)}
+
+
+def read_paths(items: list[Location | Quarantined]) -> list[str]:
+    return [i.path for i in items if isinstance(i, Location)]
+
+
+def test_special_files_are_quarantined_never_opened(study: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    shutil.copytree(study, folder)
+    for name in ("pipe", "pipe.zip"):
+        os.mkfifo(folder / name)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(folder / "sock"))
+    items = finished_walk(folder, "/dev/zero", "/dev/null", folder / "pipe")
+    found = reasons(items)
+    assert found == {
+        "pipe": (QuarantineReason.NOT_A_FILE, "a FIFO (named pipe), not a regular file; not read"),
+        "pipe.zip": (QuarantineReason.NOT_A_FILE,
+                     "a FIFO (named pipe), not a regular file; not read"),
+        "sock": (QuarantineReason.NOT_A_FILE, "a socket, not a regular file; not read"),
+        "zero": (QuarantineReason.NOT_A_FILE,
+                 "a character device, not a regular file; not read"),
+        "null": (QuarantineReason.NOT_A_FILE,
+                 "a character device, not a regular file; not read")}
+    assert read_paths(items) == [str(p) for p in sorted(folder.rglob("*.dcm"))]
+    sock.close()
+
+
+def test_symbolic_link_loops_are_reported_once_and_the_walk_goes_on(study: Path,
+                                                                    tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    shutil.copytree(study, folder)
+    series = sorted(p for p in folder.iterdir())
+    (folder / "l").symlink_to("l")  # ln -s l d/l
+    (series[0] / "up").symlink_to("..")  # a folder that holds the link
+    (series[1] / "self").symlink_to(".")
+    items = finished_walk(folder, folder / "l")
+    assert [(Path(i.location.path).relative_to(folder).as_posix(), i.detail)
+            for i in items if isinstance(i, Quarantined)] == [
+        (f"{series[0].name}/up", "symbolic link loop (a link to a folder that holds it)"),
+        (f"{series[1].name}/self", "symbolic link loop (a link to a folder that holds it)"),
+        ("l", "symbolic link loop"), ("l", "symbolic link loop")]
+    assert read_paths(items) == [str(p) for p in sorted(folder.rglob("*.dcm"))]
+
+
+def test_links_are_never_followed_out_of_the_roots_nor_read_twice(study: Path,
+                                                                  tmp_path: Path) -> None:
+    folder, outside = tmp_path / "in", tmp_path / "elsewhere"
+    shutil.copytree(study, folder)
+    shutil.copytree(study, outside)
+    first = sorted(folder.rglob("*.dcm"))[0]
+    (folder / "again.dcm").symlink_to(first)  # inside: read once, under its own path
+    (folder / "series-again").symlink_to(first.parent)
+    (folder / "secret.dcm").symlink_to(sorted(outside.rglob("*.dcm"))[0])
+    (folder / "tree").symlink_to(outside)
+    (folder / "root").symlink_to("/")
+    items = finished_walk(folder)
+    assert {name: reason for name, (reason, _) in reasons(items).items()} == dict.fromkeys(
+        ("secret.dcm", "tree", "root"), QuarantineReason.OUTSIDE_SOURCE)
+    assert read_paths(items) == [str(p) for p in sorted(folder.rglob("*.dcm"))
+                                 if not p.is_symlink() and "series-again" not in p.parts]
+    both = finished_walk(folder, outside / sorted(outside.iterdir())[0].name)
+    assert "tree" in reasons(both)  # only the target folder's files are read, not the link
+
+
+def test_a_name_that_is_not_utf8_is_quarantined_with_its_bytes_escaped(tmp_path: Path
+                                                                        ) -> None:
+    raw = os.fsencode(tmp_path) + b"/in/bad\xff\xfe.dcm"
+    os.makedirs(os.fsencode(tmp_path) + b"/in/dir\xff")
+    Path(os.fsdecode(raw)).write_bytes(b"x")
+    (tmp_path / "in" / "good.dcm").write_bytes(b"x")
+    items = finished_walk(tmp_path / "in")
+    found = {i.location.path: i.detail for i in items if isinstance(i, Quarantined)}
+    assert found == dict.fromkeys((f"{tmp_path}/in/bad\\xff\\xfe.dcm", f"{tmp_path}/in/dir\\xff"),
+                                  "name is not valid UTF-8; rename it to index it")
+    assert read_paths(items) == [str(tmp_path / "in" / "good.dcm")]
+    for item in items:
+        assert isinstance(item, Location) or item.location.path.encode("utf-8")
+
+
+def test_files_over_the_size_limit_are_quarantined(study: Path, tmp_path: Path) -> None:
+    files = sorted(study.rglob("*.dcm"))
+    limit = min(f.stat().st_size for f in files)
+    items = finished_walk(study, max_file_bytes=limit)
+    assert read_paths(items) == [str(f) for f in files if f.stat().st_size <= limit]
+    big = [i for i in items if isinstance(i, Quarantined)]
+    assert big and all(i.reason == QuarantineReason.TOO_LARGE for i in big)
+    assert big[0].detail.endswith(f"more than max_file_bytes ({limit}); not read")
+
+
+def test_a_tree_deeper_than_the_recursion_limit_is_walked(tmp_path: Path) -> None:
+    levels = [tmp_path]
+    for _ in range(sys.getrecursionlimit() + 200):  # Path.mkdir(parents=True) recurses too
+        levels.append(levels[-1] / "d")
+        levels[-1].mkdir()
+    deep = levels[-1] / "x.dcm"
+    deep.write_bytes(b"x")
+    try:
+        assert read_paths(finished_walk(tmp_path)) == [str(deep)]
+    finally:  # pytest's own clean-up of old temporary folders recurses: leave it a flat one
+        deep.unlink()
+        for level in reversed(levels[1:]):
+            level.rmdir()
+
+
+def _refer(media: Path, file_ids: dict[int, list[str]]) -> None:
+    """Rewrite the ReferencedFileID of some DICOMDIR records (by their position)."""
+    dicomdir = pydicom.dcmread(media / "DICOMDIR")
+    records = [r for r in dicomdir.DirectoryRecordSequence if "ReferencedFileID" in r]
+    for position, parts in file_ids.items():
+        records[position].ReferencedFileID = parts
+    dicomdir.save_as(media / "DICOMDIR")
+
+
+def test_dicomdir_references_never_leave_the_medium(study: Path, tmp_path: Path) -> None:
+    media = tmp_path / "cd"
+    shutil.copytree(study, media / study.name)
+    write_dicomdir(media)
+    secret = tmp_path / "secret.dcm"
+    shutil.copy(next(study.rglob("*.dcm")), secret)
+    files = sorted((media / "PT000000").rglob("IM*"))
+    files[3].unlink()
+    files[3].symlink_to(secret)  # a link on the medium leading off it
+    files[4].unlink()
+    files[4].mkdir()  # a folder where a file is expected
+    _refer(media, {0: ["..", "secret.dcm"], 1: [str(secret)], 2: ["PT000000", "..", "..",
+                                                                   "secret.dcm"]})
+    items = finished_walk(media)
+    outside = [i for i in items if isinstance(i, Quarantined)
+               and i.reason == QuarantineReason.OUTSIDE_SOURCE]
+    assert len(outside) == 4 and all(str(secret) != i.location.path for i in outside[:3])
+    assert [i.detail for i in items if isinstance(i, Quarantined)
+            and i.reason == QuarantineReason.NOT_A_FILE] == [
+        "a folder, not a regular file; not read"]
+    assert read_paths(items) == [str(f) for f in files[5:]]
+    assert all(str(secret) not in p for p in read_paths(items))
+
+
+def test_a_dicomdir_that_is_not_a_regular_file_is_not_read(study: Path, tmp_path: Path
+                                                           ) -> None:
+    media = tmp_path / "cd"
+    shutil.copytree(study, media / study.name)
+    os.mkfifo(media / "DICOMDIR")
+    items = finished_walk(media)
+    assert reasons(items) == {"DICOMDIR": (QuarantineReason.NOT_A_FILE,
+                                           "a FIFO (named pipe), not a regular file; not read")}
+    assert read_paths(items) == [str(p) for p in sorted(media.rglob("*.dcm"))]
+
+
+def test_zip_members_that_are_links_or_folders_are_not_read(study: Path, tmp_path: Path
+                                                            ) -> None:
+    archive = tmp_path / "x.zip"
+    zip_study(study, archive)
+    with zipfile.ZipFile(archive, "a") as zf:
+        link = zipfile.ZipInfo("link.dcm")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+        folder = zipfile.ZipInfo("folder-without-slash")
+        folder.external_attr = (stat.S_IFDIR | 0o755) << 16
+        zf.writestr(folder, b"")
+    named_zip = tmp_path / "folder.zip"  # a folder where a zip file is expected: walked
+    shutil.copytree(study, named_zip / study.name)
+    items = finished_walk(archive, named_zip)
+    assert [(i.location.member, i.reason) for i in items if isinstance(i, Quarantined)] == [
+        ("link.dcm", QuarantineReason.NOT_A_FILE)]
+    members = [i for i in items if isinstance(i, Location) and i.member is not None]
+    assert len(members) == len(list(study.rglob("*.dcm")))
+    assert read_paths(items)[len(members):] == [str(p) for p in sorted(named_zip.rglob("*.dcm"))]

@@ -120,6 +120,7 @@ def test_each_order_checked_is_audited(client: httpx.Client, archive: object) ->
 
 def card_of(client: httpx.Client) -> str:
     response = client.post(f"/cds-services/{SIGN}", json=hook_request("order-sign", CT_HEAD))
+    assert response.status_code == 200, response.text
     return str(response.json()["cards"][0]["uuid"])
 
 
@@ -207,7 +208,29 @@ def test_bad_feedback(client: httpx.Client) -> None:
 ])
 def test_mangled_fhir_is_a_4xx_or_ignored_never_a_500(client: httpx.Client, mangle: Any
                                                        ) -> None:
-    request = hook_request("order-select", copy.deepcopy(CT_HEAD))
+    request = copy.deepcopy(hook_request("order-select", CT_HEAD))  # PATIENT too
     mangle(request)
     response = client.post(f"/cds-services/{SELECT}", json=request)
     assert response.status_code < 500 and "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("timestamp", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00",
+                                       "2020-12-11T00:00:00+24:00", "２020-12-11T00:00:00Z",
+                                       "2020-12-11"])
+def test_feedback_with_one_bad_item_records_none(client: httpx.Client, archive: object,
+                                                 timestamp: str) -> None:
+    first, second = card_of(client), card_of(client)
+    feedback = {"feedback": [
+        {"card": first, "outcome": "overridden", "outcomeTimestamp": "2020-12-11T00:00:00Z"},
+        {"card": second, "outcome": "overridden", "outcomeTimestamp": timestamp}]}
+    body = cds_error(client.post(f"/cds-services/{SIGN}/feedback", json=feedback), 400)
+    assert body["error"]["problems"] == [
+        "feedback[1].outcomeTimestamp must be a date-time YYYY-MM-DDThh:mm:ss in UTC, or with "
+        "an offset (e.g. 2020-12-11T10:00:00Z or 2020-12-11T11:00:00+01:00), between the "
+        "years 1900 and 9999"]
+    recorded = {r["check_id"] for r in CheckLog(archive).rows("outcomes")}  # type: ignore[arg-type]
+    assert not recorded & {first, second}
+    feedback["feedback"][1]["card"] = "no-such-card"
+    feedback["feedback"][1]["outcomeTimestamp"] = "2020-12-11T00:00:00Z"
+    cds_error(client.post(f"/cds-services/{SIGN}/feedback", json=feedback), 404)
+    assert first not in {r["check_id"] for r in CheckLog(archive).rows("outcomes")}  # type: ignore[arg-type]
