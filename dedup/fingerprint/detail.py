@@ -63,8 +63,6 @@ _CLIP = 3.0
 _FLAT = 1e-6  # a residual this small against the grid's values (RMS) is rounding: no detail
 _UNIT = 4096  # the alignment part's int16 value of 1 (projections of a unit vector: ~N(0, 1))
 LOOK_GRID, LOOK_BITS = 32, 64
-_LOOK = np.random.default_rng(0x5EED_100C).standard_normal((LOOK_BITS, LOOK_GRID**2)).astype(
-    np.float32)
 
 
 def _signs(seed: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -89,37 +87,37 @@ def _hadamard_rows(seed: int, count: int, width: int) -> np.ndarray:
     return (1 - 2 * (parity & 1)).astype(np.float32) * _signs(seed + 1, (width,))
 
 
-def _padded(values: np.ndarray) -> np.ndarray:
-    """Columns of an ``n - 2`` x ``n - 2`` layout put in the padded one of :func:`residual`."""
-    inner = values.shape[-1]
-    out = np.zeros((*values.shape[:-1], inner + 2), np.float32)
-    out[..., :inner] = values
-    return out
+def _projection(seed: int, inner: int, pad: int, side: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A separable projection of an ``inner`` x ``inner`` array: (sign mask, left, right).
 
-
-def _projection(seed: int, inner: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A separable SimHash of an ``inner`` x ``inner`` residual: sign mask, left, right.
-
-    The mask multiplies the padded residual (zero in its two padding columns).
+    ``left @ (mask * x) @ right`` gives ``side`` x ``side`` projections of ``x``, laid out
+    with ``pad`` zero columns (the padding of :func:`residual`, which the mask and ``right``
+    zero). The mask scrambles the image's rows and columns, so that two sides of ``side``
+    rows estimate a correlation about as well as ``side ** 2`` independent projections.
     """
-    side = math.isqrt(BITS)
-    right = np.zeros((inner + 2, side), np.float32)
+    mask = np.zeros((inner, inner + pad), np.float32)
+    mask[:, :inner] = _signs(seed, (inner, inner))
+    right = np.zeros((inner + pad, side), np.float32)
     right[:inner] = _hadamard_rows(seed + 4, side, inner).T
-    return (_padded(_signs(seed, (inner, inner))), _hadamard_rows(seed + 2, side, inner), right)
+    return mask, _hadamard_rows(seed + 2, side, inner), right
 
 
-def _align_projection(seed: int) -> np.ndarray:
-    """The alignment part's projections of the padded coarse residual, flattened."""
-    inner = ALIGN_GRID - 2
-    rows = _hadamard_rows(seed, ALIGN_DIMS, inner * inner).reshape(ALIGN_DIMS, inner, inner)
-    return _padded(rows).reshape(ALIGN_DIMS, -1)
-
-
-_STRUCTURE = _projection(0x5EED_DE7A11, STRUCTURE_GRID - 2)
-_ALIGN = _align_projection(0x5EED_A11C)
+_SIDE, _ALIGN_SIDE = math.isqrt(BITS), math.isqrt(ALIGN_DIMS)
+_STRUCTURE = _projection(0x5EED_DE7A11, STRUCTURE_GRID - 2, 2, _SIDE)
+_ALIGN = _projection(0x5EED_A11C, ALIGN_GRID - 2, 2, _ALIGN_SIDE)
+_LOOK = _projection(0x5EED_100C, LOOK_GRID, 0, math.isqrt(LOOK_BITS))
 #: (crop side, bin) -> projection: one per crop, so noise parts of two sizes never agree
-_NOISE = {(NOISE_CROP, 2): _projection(0x5EED_0015D, STRUCTURE_GRID - 2),
-          (STRUCTURE_GRID, 1): _projection(0x5EED_0015F, STRUCTURE_GRID - 2)}
+_NOISE = {(NOISE_CROP, 2): _projection(0x5EED_0015D, STRUCTURE_GRID - 2, 2, _SIDE),
+          (STRUCTURE_GRID, 1): _projection(0x5EED_0015F, STRUCTURE_GRID - 2, 2, _SIDE)}
+
+
+def _project(values: np.ndarray, projection: tuple[np.ndarray, np.ndarray, np.ndarray]
+             ) -> np.ndarray:
+    """The separable projections of ``values`` (which the mask multiplies in place)."""
+    mask, left, right = projection
+    values *= mask
+    return left @ values @ right
 
 
 def acquisition(pixels: np.ndarray) -> tuple[bytes | None, int | None]:
@@ -155,11 +153,11 @@ def detail_signature(pixels: np.ndarray) -> bytes | None:
 
 def look_key(small: np.ndarray) -> int | None:
     """64 sign bits of random projections of a normalised 32 x 32 image, as a signed int."""
-    values = small.ravel().astype(np.float32)
+    values = small.astype(np.float32)
     values -= values.mean()
     if not np.isfinite(values).all() or not values.any():
         return None
-    bits = np.packbits(_LOOK @ values >= 0)
+    bits = np.packbits(_project(values, _LOOK) >= 0)
     return int(np.frombuffer(bits.tobytes(), ">i8")[0])
 
 
@@ -325,9 +323,7 @@ def _detail(grid: np.ndarray) -> tuple[np.ndarray, float] | None:
 
 def _simhash(values: np.ndarray, projection: tuple[np.ndarray, np.ndarray, np.ndarray]
              ) -> bytes:
-    mask, left, right = projection
-    values *= mask
-    return np.packbits(left @ values @ right >= 0).tobytes()
+    return np.packbits(_project(values, projection) >= 0).tobytes()
 
 
 def _alignment(coarse: np.ndarray) -> bytes:
@@ -336,8 +332,8 @@ def _alignment(coarse: np.ndarray) -> bytes:
     if detail is None:
         return bytes(PART)
     values, energy = detail
-    unit = values.ravel() / math.sqrt(energy)
-    return np.clip(np.rint(_ALIGN @ unit * _UNIT), -32767, 32767).astype(">i2").tobytes()
+    sketch = _project(values, _ALIGN) * np.float32(_UNIT / math.sqrt(energy))
+    return np.clip(np.rint(sketch), -32767, 32767).astype(">i2").tobytes()
 
 
 def _noise(frame: np.ndarray, crop: tuple[int, int]) -> bytes | None:
@@ -350,9 +346,9 @@ def _noise(frame: np.ndarray, crop: tuple[int, int]) -> bytes | None:
     detail = _detail(block_sums(data, binning, binning * samples))
     if detail is None:
         return None
-    values = detail[0]
+    values, energy = detail
     sample = np.abs(values.ravel()[::7])
     spread = 1.4826 * float(np.partition(sample, sample.size // 2)[sample.size // 2])
-    if spread > 0:
-        np.clip(values, -_CLIP * spread, _CLIP * spread, out=values)
+    spread = spread or math.sqrt(energy / values.size)  # mostly flat: the RMS must do
+    np.clip(values, -_CLIP * spread, _CLIP * spread, out=values)
     return _simhash(values, _NOISE[crop])

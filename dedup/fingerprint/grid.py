@@ -10,6 +10,9 @@ columns times its samples).
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 
@@ -23,12 +26,12 @@ def area_sums(frame: np.ndarray, grid: int) -> np.ndarray:
     """
     rows, cols, samples = frame.shape
     data = frame.reshape(rows, cols * samples)
-    if rows % grid == 0 and cols % grid == 0:  # the usual 256, 512, 1024: strided sums
-        return block_sums(data, rows // grid, cols // grid * samples)
     if rows >= grid and cols >= grid:
-        row_sizes, col_sizes = _sizes(rows, grid), _sizes(cols, grid) * samples
-        sums = _cell_sums(_cell_sums(data, row_sizes, 0), col_sizes, 1)
-        return sums / np.outer(row_sizes, col_sizes).astype(np.float32)
+        sums = _row_sums(data, grid).astype(np.float32, copy=False)
+        sums = _column_sums(sums, cols, samples, grid)
+        if rows % grid or cols % grid:
+            sums /= np.outer(_sizes(rows, grid), _sizes(cols, grid) * samples)
+        return sums
     integral = np.zeros((rows + 1, cols + 1))
     integral[1:, 1:] = data.reshape(rows, cols, samples).mean(axis=2).cumsum(0).cumsum(1)
     along_rows = _interpolate(integral, np.linspace(0, rows, grid + 1), axis=0)
@@ -37,16 +40,12 @@ def area_sums(frame: np.ndarray, grid: int) -> np.ndarray:
 
 
 def block_sums(data: np.ndarray, down: int, across: int | None = None) -> np.ndarray:
-    """Sums (float32) of ``down`` x ``across`` blocks of a 2-D array whose sides they divide.
-
-    Rows are added as whole strided slices, columns as runs of the flat rows (a
-    matrix-vector product with ones).
-    """
+    """Sums (float32) of ``down`` x ``across`` blocks of a 2-D array whose sides they divide."""
     across = across or down
-    rows = _row_sums(data, down).astype(np.float32, copy=False)
+    sums = _strided_rows(data, down).astype(np.float32, copy=False)
     if across == 1:
-        return rows
-    return (rows.reshape(-1, across) @ np.ones(across, np.float32)).reshape(len(rows), -1)
+        return sums
+    return (sums.reshape(-1, across) @ np.ones(across, np.float32)).reshape(len(sums), -1)
 
 
 def residual(grid: np.ndarray) -> np.ndarray:
@@ -70,7 +69,22 @@ def residual(grid: np.ndarray) -> np.ndarray:
     return padded
 
 
-def _row_sums(data: np.ndarray, down: int) -> np.ndarray:
+def _row_sums(data: np.ndarray, grid: int) -> np.ndarray:
+    """Sums of the rows of each of ``grid`` cells (whole rows, floor edges)."""
+    if len(data) % grid == 0:
+        return _strided_rows(data, len(data) // grid)
+    sizes = _sizes(len(data), grid)
+    starts = np.cumsum(sizes) - sizes
+    short = int(sizes.min())
+    out = data[starts].astype(_accumulator(data, short + 1))
+    for k in range(1, short):
+        out += data[starts + k]
+    longer = sizes > short  # cells one row longer
+    out[longer] += data[starts[longer] + short]
+    return out
+
+
+def _strided_rows(data: np.ndarray, down: int) -> np.ndarray:
     """Sums of ``down`` consecutive rows: in 16-bit integers where they cannot overflow."""
     if down == 1:
         return data
@@ -78,6 +92,30 @@ def _row_sums(data: np.ndarray, down: int) -> np.ndarray:
     for k in range(1, down):
         out += data[k::down]
     return out
+
+
+def _column_sums(sums: np.ndarray, cols: int, samples: int, grid: int) -> np.ndarray:
+    """Sums of ``grid`` cells of columns (of ``samples`` values each) of float32 rows.
+
+    The cells repeat every ``cols / gcd(cols, grid)`` columns, so one small matrix of ones
+    adds the runs of every period (a matrix-vector product when ``grid`` divides ``cols``).
+    """
+    ones = _period(cols, samples, grid)
+    return (sums.reshape(-1, len(ones)) @ ones).reshape(len(sums), grid)
+
+
+@functools.lru_cache(maxsize=32)
+def _period(cols: int, samples: int, grid: int) -> np.ndarray:
+    """Which cell of a period each of its values adds to (ones; a vector for one cell)."""
+    periods = math.gcd(cols, grid)
+    cells, width = grid // periods, cols // periods
+    if cells == 1:
+        return np.ones(width * samples, np.float32)
+    cell = np.repeat(np.searchsorted((np.arange(cells) * width) // cells, np.arange(width),
+                                     side="right") - 1, samples)
+    ones = np.zeros((width * samples, cells), np.float32)
+    ones[np.arange(width * samples), cell] = 1
+    return ones
 
 
 def _accumulator(data: np.ndarray, count: int) -> type[np.generic]:
@@ -89,19 +127,6 @@ def _accumulator(data: np.ndarray, count: int) -> type[np.generic]:
     if top * count < (1 << 16 if kind == "u" else 1 << 15):
         return np.uint16 if kind == "u" else np.int16
     return np.float32
-
-
-def _cell_sums(data: np.ndarray, sizes: np.ndarray, axis: int) -> np.ndarray:
-    """Float32 sums of consecutive runs of rows or columns, ``sizes`` long (two lengths)."""
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    out = np.take(data, starts, axis).astype(np.float32)
-    for k in range(1, int(sizes.max())):
-        part = np.take(data, np.minimum(starts + k, starts + sizes - 1), axis)
-        if k < sizes.min():
-            out += part
-        else:  # only the longer runs have this one
-            out += part * np.expand_dims((k < sizes).astype(np.float32), 1 - axis)
-    return out
 
 
 def _interpolate(values: np.ndarray, at: np.ndarray, axis: int) -> np.ndarray:
