@@ -132,18 +132,18 @@ def acquisition(pixels: np.ndarray) -> tuple[bytes | None, int | None]:
     rows, cols = frame.shape[:2]
     if rows < STRUCTURE_GRID // 4 or cols < STRUCTURE_GRID // 4:
         return None, None
-    grid = area_sums(frame, STRUCTURE_GRID)
+    grid, centre, crop = _grids(frame)
     detail = _detail(grid)
     if detail is None:
         return None, None
-    structure = _simhash(detail[0], _STRUCTURE)
+    noise = b""
+    if crop is not None:  # before the structure's projection, which takes its residual
+        centred = (detail[0].copy(), detail[1]) if centre is grid else _detail(centre)
+        noise = b"" if centred is None else _noise(*centred, crop)
     coarse = block_sums(grid, STRUCTURE_GRID // ALIGN_GRID)
     head = _HEAD.pack(VERSION, min(rows, 65535), min(cols, 65535))
-    signature = head + structure + _alignment(coarse)
-    crop = next(((side, b) for side, b in _NOISE if min(rows, cols) >= side), None)
-    if crop is not None:
-        signature += _noise(frame, crop) or b""
-    return signature, look_key(coarse)
+    return (head + _simhash(detail[0], _STRUCTURE) + _alignment(coarse) + noise,
+            look_key(coarse))
 
 
 def detail_signature(pixels: np.ndarray) -> bytes | None:
@@ -336,17 +336,26 @@ def _alignment(coarse: np.ndarray) -> bytes:
     return np.clip(np.rint(sketch), -32767, 32767).astype(">i2").tobytes()
 
 
-def _noise(frame: np.ndarray, crop: tuple[int, int]) -> bytes | None:
-    """The noise part of a frame at least ``crop[0]`` pixels a side, or ``None`` if flat."""
-    side, binning = crop
+def _grids(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None]:
+    """The structure grid, the noise part's grid and its crop (side, bin) if it has one.
+
+    The noise grid is the central ``side`` pixels in ``bin`` x ``bin`` sums: for a frame of
+    that side (256 or 128 pixels square), the structure grid itself.
+    """
     rows, cols, samples = frame.shape
+    grid = area_sums(frame, STRUCTURE_GRID)
+    crop = next(((side, b) for side, b in _NOISE if min(rows, cols) >= side), None)
+    if crop is None or rows == cols == crop[0]:
+        return grid, grid, crop
+    side, binning = crop
     top, left = (rows - side) // 2 // binning * binning, (cols - side) // 2 // binning * binning
     data = frame.reshape(rows, cols * samples)[top:top + side,
                                                left * samples:(left + side) * samples]
-    detail = _detail(block_sums(data, binning, binning * samples))
-    if detail is None:
-        return None
-    values, energy = detail
+    return grid, block_sums(data, binning, binning * samples), crop
+
+
+def _noise(values: np.ndarray, energy: float, crop: tuple[int, int]) -> bytes:
+    """The noise part from a residual of the central pixels, clipped (edges cannot dominate)."""
     sample = np.abs(values.ravel()[::7])
     spread = 1.4826 * float(np.partition(sample, sample.size // 2)[sample.size // 2])
     spread = spread or math.sqrt(energy / values.size)  # mostly flat: the RMS must do

@@ -70,13 +70,25 @@ def residual(grid: np.ndarray) -> np.ndarray:
 
 
 def _row_sums(data: np.ndarray, grid: int) -> np.ndarray:
-    """Sums of the rows of each of ``grid`` cells (whole rows, floor edges)."""
-    if len(data) % grid == 0:
-        return _strided_rows(data, len(data) // grid)
-    sizes = _sizes(len(data), grid)
+    """Sums of the rows of each of ``grid`` cells (whole rows, floor edges).
+
+    Cells of unequal rows repeat every ``rows / gcd(rows, grid)`` rows: a short period is
+    added row by row of it (strided views), a long one cell row by cell row (gathers).
+    """
+    rows = len(data)
+    if rows % grid == 0:
+        return _strided_rows(data, rows // grid)
+    sizes = _sizes(rows, grid)
+    accumulator = _accumulator(data, int(sizes.max()))
+    period, cells = rows // math.gcd(rows, grid), grid // math.gcd(rows, grid)
+    if period <= 64:
+        out = np.zeros((grid, data.shape[1]), accumulator)
+        for row, cell in enumerate(np.repeat(np.arange(cells), sizes[:cells])):
+            out[cell::cells] += data[row::period]
+        return out
     starts = np.cumsum(sizes) - sizes
     short = int(sizes.min())
-    out = data[starts].astype(_accumulator(data, short + 1))
+    out = data[starts].astype(accumulator)
     for k in range(1, short):
         out += data[starts + k]
     longer = sizes > short  # cells one row longer
@@ -123,7 +135,10 @@ def _accumulator(data: np.ndarray, count: int) -> type[np.generic]:
     kind = data.dtype.kind
     if kind not in "ui" or data.dtype.itemsize > 2:
         return np.float32
-    top = int(data.max()) if kind == "u" else max(int(data.max()), -int(data.min()))
+    if data.dtype.itemsize == 1:  # no need to look
+        top = 255 if kind == "u" else 128
+    else:
+        top = int(data.max()) if kind == "u" else max(int(data.max()), -int(data.min()))
     if top * count < (1 << 16 if kind == "u" else 1 << 15):
         return np.uint16 if kind == "u" else np.int16
     return np.float32
