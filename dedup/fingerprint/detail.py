@@ -160,8 +160,11 @@ def detail_signature(pixels: np.ndarray) -> bytes | None:
 def look_key(small: np.ndarray) -> int | None:
     """64 sign bits of random projections of a normalised 32 x 32 image, as a signed int."""
     values = small.astype(np.float32)
-    values -= values.mean()
-    if not np.isfinite(values).all() or not values.any():
+    mean = float(values.mean())
+    if not math.isfinite(mean):
+        return None
+    values -= mean
+    if not values.any():
         return None
     bits = np.packbits(_project(values, _LOOK) >= 0)
     return int(np.frombuffer(bits.tobytes(), ">i8")[0])
