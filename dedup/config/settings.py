@@ -60,8 +60,15 @@ class Settings:
         "keeps its source's edges exactly where they were, a new acquisition does not."
     )
     match_near_noise_support: float = setting(
-        0.45, "Least noise correlation that must back a structure match of two images of "
-        "one size: an X-ray retaken a millimetre away keeps the structure, not the noise."
+        0.45, "Least noise correlation that backs a structure match of two images of one "
+        "size (or the alignment does): an X-ray retaken a millimetre away keeps the "
+        "structure, not the noise."
+    )
+    match_near_min_alignment: float = setting(
+        0.9998, "Least estimated correlation of two images' coarse content (acquisition "
+        "signatures, 32 grid) that backs a structure match whose noise did not survive (a "
+        "copy cut to 8 bits or compressed hard): such a copy stays in place to a few parts "
+        "in 100,000, a new acquisition a tenth of a millimetre away moves ten times as much."
     )
     match_near_min_resized: float = setting(
         0.75, "Least structure correlation for a copy resampled by a power of two (rows and "
@@ -147,6 +154,7 @@ class Settings:
         for name in ("match_partial_containment", "match_near_min_fraction",
                      "match_near_min_structure", "match_near_min_noise",
                      "match_near_min_resized", "match_near_noise_support",
+                     "match_near_min_alignment",
                      "match_candidate_header_jaccard",
                      "link_threshold", "link_prior"):
             value = getattr(self, name)

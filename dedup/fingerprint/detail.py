@@ -1,4 +1,4 @@
-"""The acquisition signature: an image's fine structure and noise, in 256 bytes.
+"""The acquisition signature: an image's fine structure, its place and its noise, in 389 bytes.
 
 A lossy copy (JPEG, JPEG 2000, fewer bits, half the resolution) keeps the noise and the fine
 structure of the image it was made from, exactly where they were; a new acquisition of the
@@ -6,34 +6,45 @@ same anatomy, on the same device with the same protocol, does not: its noise is 
 patient lies a little elsewhere. A perceptual hash of the coarse image (block means against
 their median) cannot tell the two apart; this signature can, and ``near`` is decided on it.
 
-It has two parts, each :data:`BITS` signs of random projections (SimHash) of a residual: an
-image minus the local mean of every inner cell's 3 x 3 neighbourhood.
+After a version byte and the image's rows and columns, it has three parts of :data:`PART`
+bytes, each summarising a residual: a grid minus the mean of every inner cell's 3 x 3
+neighbourhood. The agreements quoted are those measured on the evaluation's third-party
+copies and its population (:mod:`dedup.evaluate`).
 
 * ``structure``: the middle frame reduced to a 128 x 128 grid of area means (a copy at half
-  the resolution lands on the same grid); what is left is edges and texture. A copy, even one
-  cut to 8 bits, agrees almost perfectly (0.93 and up measured, nearly all above 0.95); a new
-  acquisition of the same person agrees less (0.90 at most: an X-ray retaken with the
-  patient a millimetre away), other people far less.
-* ``noise``: the central 256 x 256 pixels in 2 x 2 means (128 x 128 single pixels for images
+  the resolution lands on the same grid); what is left is edges and texture. :data:`BITS`
+  signs of random projections (SimHash) estimate the correlation: a lossy or 8-bit copy
+  agrees 0.98 and up, a windowed one less (a window changes the contrast); another
+  acquisition of the same person, or of a look-alike on the same protocol, up to 0.97.
+* ``alignment``: the same grid in 4 x 4 sums (32 x 32 cells), whose residual is the image's
+  coarse content; 64 projections of it as a unit vector, kept as numbers (int16), estimate
+  ``1 - correlation`` to within a fifth of itself, where a SimHash cannot tell 0.999 from
+  0.9999. Cut to 8 bits and compressed at JPEG quality 50, an X-ray keeps its coarse content
+  in place to ``1 - correlation`` of 1e-4 at most; another acquisition that passes the
+  structure's bar moves it by 1.3e-3 and more (a patient a tenth of a millimetre away by
+  3e-4). It backs a structure match where the noise did not survive.
+* ``noise``: the central 256 x 256 pixels in 2 x 2 sums (128 x 128 single pixels for images
   of 128 to 255 pixels a side, with projections of their own), the residual clipped at three
-  robust standard deviations so that edges cannot dominate it; what is left is mostly the
-  acquisition's own noise, which a copy of the same size shares (0.62 and up for JPEG 2000
-  at 20:1, where the structure of an ultrasound alone falls short, and a copy halved and
-  restored to its size) and a new acquisition does not (0.55 at most). Smaller images have
-  none.
+  robust standard deviations so that edges cannot dominate it: mostly the acquisition's own
+  noise, which a copy of the same size shares (0.6 and up, JPEG 2000 at 20:1 included) and
+  a new acquisition does not (0.58 at most). Quantisation coarser than the noise (12 bits cut
+  to 8 and then compressed) leaves little of it: 0.22 to 0.5. Smaller images have none
+  (the signature is then 261 bytes).
 
 A copy resampled by a power of two (half the size) has no noise in common with its source
-but the geometry backs it: its structure need agree less (``copy_partners``). The signature
-starts with the image's rows and columns (4 bytes) for that.
+but the geometry backs it: its structure need agree less (``copy_partners``).
 
-Beside the signature, :func:`look_key` gives 64 bits of the coarse image (32 x 32 means,
+Beside the signature, :func:`look_key` gives 64 bits of the coarse image (32 x 32 sums,
 normalised): a copy's bits agree with its source's almost everywhere, however its header was
 rewritten, so four 16-bit bands of them make candidate pairs by an equi-join
 (``look_candidates.sql``), which the signature then verifies.
 
-The share of differing bits estimates the angle between two residuals, so :func:`similarity`
-returns an estimate of their correlation. The projections are a fixed sign flip followed by a
-real FFT (a structured Johnson-Lindenstrauss transform): the same bits on every machine.
+The projections are separable (``left @ (mask * residual) @ right``: rows of Hadamard
+matrices on each side, a random sign mask between), drawn from the raw PCG64 stream of fixed
+seeds: the same bits on every machine. Grids are block sums in float32
+(:mod:`dedup.fingerprint.grid`), never divided: every comparison is of correlations, which
+the scale does not change. An older signature (version 1: 132 or 260 bytes, no version
+byte) is refused with :class:`ValueError`; its studies must be indexed again.
 """
 
 from __future__ import annotations
@@ -45,29 +56,74 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STRUCTURE_GRID, NOISE_CROP = 128, 256
-BITS = 1024
-PART = BITS // 8  # bytes per part; a signature is the image size, structure and maybe noise
-_SIZE = struct.Struct(">HH")  # rows, columns (capped at 65535)
+from dedup.fingerprint.grid import area_sums, block_sums, residual
+
+VERSION = 2
+STRUCTURE_GRID, ALIGN_GRID, NOISE_CROP = 128, 32, 256
+PART = 128  # bytes per part
+BITS = 8 * PART  # sign bits of a SimHash part
+ALIGN_DIMS = PART // 2  # int16 projections of the alignment part
+_HEAD = struct.Struct(">BHH")  # version, rows, columns (capped at 65535)
+_BASE = _HEAD.size + 2 * PART  # structure and alignment; the noise part is optional
 _CLIP = 3.0
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
-
-
-def _projection(grid: int, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
-    rng = np.random.default_rng(seed)
-    inner = (grid - 2) ** 2  # cells with a whole 3 x 3 neighbourhood
-    size = 1 << (inner - 1).bit_length()  # zero-padded to a power of two: a fast FFT
-    signs = rng.choice(np.array([-1.0, 1.0]), inner)
-    pick = np.sort(rng.choice(np.arange(1, size // 2), BITS // 2, replace=False))
-    return signs, pick, size
-
-
+_FLAT = 1e-6  # a residual this small against the grid's values (RMS) is rounding: no detail
+_UNIT = 4096  # the alignment part's int16 value of 1 (projections of a unit vector: ~N(0, 1))
 LOOK_GRID, LOOK_BITS = 32, 64
-_LOOK = np.random.default_rng(0x5EED_100C).standard_normal((LOOK_BITS, LOOK_GRID**2))
-_STRUCTURE = _projection(STRUCTURE_GRID, 0x5EED_DE7A11)
+
+
+def _signs(seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    """±1 (float32) from the raw bits of PCG64: stable across numpy versions."""
+    count = math.prod(shape)
+    raw = np.random.PCG64(seed).random_raw((count + 63) // 64).astype("<u8")
+    bits = np.unpackbits(raw.view(np.uint8), bitorder="little")[:count]
+    return (bits.astype(np.float32) * 2 - 1).reshape(shape)
+
+
+def _hadamard_rows(seed: int, count: int, width: int) -> np.ndarray:
+    """``count`` rows of a Sylvester Hadamard matrix, ``width`` columns of it sign-flipped.
+
+    Near-orthogonal ±1 projections (float32): they estimate a correlation with less spread
+    than independent random ones.
+    """
+    order = 1 << (width - 1).bit_length()
+    rows = np.argsort(np.random.PCG64(seed).random_raw(order), kind="stable")[:count]
+    parity = np.bitwise_and.outer(rows.astype(np.int64), np.arange(width, dtype=np.int64))
+    for shift in (16, 8, 4, 2, 1):
+        parity ^= parity >> shift
+    return (1 - 2 * (parity & 1)).astype(np.float32) * _signs(seed + 1, (width,))
+
+
+def _projection(seed: int, inner: int, pad: int, side: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A separable projection of an ``inner`` x ``inner`` array: (sign mask, left, right).
+
+    ``left @ (mask * x) @ right`` gives ``side`` x ``side`` projections of ``x``, laid out
+    with ``pad`` zero columns (the padding of :func:`residual`, which the mask and ``right``
+    zero). The mask scrambles the image's rows and columns, so that two sides of ``side``
+    rows estimate a correlation about as well as ``side ** 2`` independent projections.
+    """
+    mask = np.zeros((inner, inner + pad), np.float32)
+    mask[:, :inner] = _signs(seed, (inner, inner))
+    right = np.zeros((inner + pad, side), np.float32)
+    right[:inner] = _hadamard_rows(seed + 4, side, inner).T
+    return mask, _hadamard_rows(seed + 2, side, inner), right
+
+
+_SIDE, _ALIGN_SIDE = math.isqrt(BITS), math.isqrt(ALIGN_DIMS)
+_STRUCTURE = _projection(0x5EED_DE7A11, STRUCTURE_GRID - 2, 2, _SIDE)
+_ALIGN = _projection(0x5EED_A11C, ALIGN_GRID - 2, 2, _ALIGN_SIDE)
+_LOOK = _projection(0x5EED_100C, LOOK_GRID, 0, math.isqrt(LOOK_BITS))
 #: (crop side, bin) -> projection: one per crop, so noise parts of two sizes never agree
-_NOISE = {(NOISE_CROP, 2): _projection(STRUCTURE_GRID, 0x5EED_0015D),
-          (STRUCTURE_GRID, 1): _projection(STRUCTURE_GRID, 0x5EED_0015F)}
+_NOISE = {(NOISE_CROP, 2): _projection(0x5EED_0015D, STRUCTURE_GRID - 2, 2, _SIDE),
+          (STRUCTURE_GRID, 1): _projection(0x5EED_0015F, STRUCTURE_GRID - 2, 2, _SIDE)}
+
+
+def _project(values: np.ndarray, projection: tuple[np.ndarray, np.ndarray, np.ndarray]
+             ) -> np.ndarray:
+    """The separable projections of ``values`` (which the mask multiplies in place)."""
+    mask, left, right = projection
+    values *= mask
+    return left @ values @ right
 
 
 def acquisition(pixels: np.ndarray) -> tuple[bytes | None, int | None]:
@@ -82,21 +138,18 @@ def acquisition(pixels: np.ndarray) -> tuple[bytes | None, int | None]:
     rows, cols = frame.shape[:2]
     if rows < STRUCTURE_GRID // 4 or cols < STRUCTURE_GRID // 4:
         return None, None
-    coarse = _area_means(frame, STRUCTURE_GRID)
-    structure = _bits(_residual(coarse), _STRUCTURE)
-    if structure is None:
+    grid, centre, crop = _grids(frame)
+    detail = _detail(grid)
+    if detail is None:
         return None, None
-    look = look_key(_block_means(coarse, STRUCTURE_GRID // LOOK_GRID))
-    head = _SIZE.pack(min(rows, 65535), min(cols, 65535)) + structure
-    crop = next(((side, b) for side, b in _NOISE if min(rows, cols) >= side), None)
-    if crop is None:
-        return head, look
-    side, binning = crop
-    top, left = (rows - side) // 2 // binning * binning, (cols - side) // 2 // binning * binning
-    pixels2d = frame[top:top + side, left:left + side]
-    pixels2d = pixels2d[:, :, 0] if pixels2d.shape[2] == 1 else pixels2d.mean(axis=2)
-    noise = _bits(_clipped(_residual(_block_means(pixels2d, binning))), _NOISE[crop])
-    return head + (noise or b""), look
+    noise = b""
+    if crop is not None:  # before the structure's projection, which takes its residual
+        centred = (detail[0].copy(), detail[1]) if centre is grid else _detail(centre)
+        noise = b"" if centred is None else _noise(*centred, crop)
+    coarse = block_sums(grid, STRUCTURE_GRID // ALIGN_GRID)
+    head = _HEAD.pack(VERSION, min(rows, 65535), min(cols, 65535))
+    return (head + _simhash(detail[0], _STRUCTURE) + _alignment(coarse) + noise,
+            look_key(coarse))
 
 
 def detail_signature(pixels: np.ndarray) -> bytes | None:
@@ -106,11 +159,14 @@ def detail_signature(pixels: np.ndarray) -> bytes | None:
 
 def look_key(small: np.ndarray) -> int | None:
     """64 sign bits of random projections of a normalised 32 x 32 image, as a signed int."""
-    values = small.ravel() - small.mean()
-    spread = float(values.std())
-    if spread == 0 or not math.isfinite(spread):
+    values = small.astype(np.float32)
+    mean = float(values.mean())
+    if not math.isfinite(mean):
         return None
-    bits = np.packbits(_LOOK @ (values / spread) >= 0)
+    values -= mean
+    if not values.any():
+        return None
+    bits = np.packbits(_project(values, _LOOK) >= 0)
     return int(np.frombuffer(bits.tobytes(), ">i8")[0])
 
 
@@ -118,34 +174,55 @@ def similarity(a: bytes, b: bytes) -> float:
     """Estimated correlation of two images' structure (-1..1; a lossy copy is near 1).
 
     Raises:
-        ValueError: a signature is not a dedup acquisition signature.
+        ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
     return _part_similarity(_part(a, 0), _part(b, 0))
+
+
+def alignment(a: bytes, b: bytes) -> float:
+    """Estimated correlation of two images' coarse content (a copy's is 0.9999 and up).
+
+    Raises:
+        ValueError: a signature is not a dedup acquisition signature of this version.
+
+    """
+    return float(_alignments([a], [b])[0, 0])
 
 
 def noise_similarity(a: bytes, b: bytes) -> float | None:
     """Estimated correlation of two images' noise; ``None`` unless both have one of a size.
 
     Raises:
-        ValueError: a signature is not a dedup acquisition signature.
+        ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
     if not (_has_noise(a) and _has_noise(b)) or size_of(a) != size_of(b):
         return None
-    return _part_similarity(_part(a, 1), _part(b, 1))
+    return _part_similarity(_part(a, 2), _part(b, 2))
 
 
 def size_of(signature: bytes) -> tuple[int, int]:
     """The (rows, columns) of the image a signature was made of.
 
     Raises:
-        ValueError: a signature is not a dedup acquisition signature.
+        ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
     _part(signature, 0)
-    rows, cols = _SIZE.unpack_from(signature)
+    _, rows, cols = _HEAD.unpack_from(signature)
     return int(rows), int(cols)
+
+
+@dataclass(frozen=True, slots=True)
+class CopyLimits:
+    """The least agreement of a copy and its source (``Settings.match_near_*``)."""
+
+    structure: float = 0.95
+    noise: float = 0.6
+    noise_support: float = 0.45
+    resized: float = 0.75
+    alignment: float = 0.9998
 
 
 def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
@@ -156,14 +233,17 @@ def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
     decided on (one comparison serves the verdict and the evidence).
 
     Two images of one size are copy partners when their noise agrees at least
-    ``limits.noise``, or their structure at least ``limits.structure`` with their noise at
-    least ``limits.noise_support`` (an X-ray retaken a millimetre away keeps the structure
-    but has its own noise). One being the other resampled (both sides by one power of two),
-    their structure need agree only ``limits.resized``: the geometry, which de-identifiers
-    keep, backs the pixels. Images without a comparable noise part go by structure alone.
+    ``limits.noise``, or their structure at least ``limits.structure`` backed by the noise
+    (at least ``limits.noise_support``) or, where the noise did not survive (a copy cut to
+    8 bits, compressed hard), by the alignment of their coarse content (at least
+    ``limits.alignment``): an X-ray retaken a fraction of a millimetre away keeps the
+    structure but has its own noise and lies elsewhere. One being the other resampled (both
+    sides by one power of two), their structure need agree only ``limits.resized``: the
+    geometry, which de-identifiers keep, backs the pixels. Images without a comparable noise
+    part go by structure alone.
 
     Raises:
-        ValueError: a signature is not a dedup acquisition signature.
+        ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
     if not a or not b:
@@ -176,23 +256,14 @@ def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
     noisy_a = [i for i, s in enumerate(a) if _has_noise(s)]
     noisy_b = [j for j, s in enumerate(b) if _has_noise(s)]
     if noisy_a and noisy_b:
-        noise = _distances([_part(a[i], 1) for i in noisy_a], [_part(b[j], 1) for j in noisy_b])
-        same = np.array([[sizes_a[i] == sizes_b[j] for j in noisy_b] for i in noisy_a])
         block = np.ix_(noisy_a, noisy_b)
-        supported = noise <= max_differing_bits(limits.noise_support)
-        close[block] = np.where(same, (alike[block] & supported)
+        noise = _distances([_part(a[i], 2) for i in noisy_a], [_part(b[j], 2) for j in noisy_b])
+        same = np.array([[sizes_a[i] == sizes_b[j] for j in noisy_b] for i in noisy_a])
+        backed = (noise <= max_differing_bits(limits.noise_support)) | (
+            _alignments([a[i] for i in noisy_a], [b[j] for j in noisy_b]) >= limits.alignment)
+        close[block] = np.where(same, (alike[block] & backed)
                                 | (noise <= max_differing_bits(limits.noise)), close[block])
     return close, np.cos(np.pi * differing / BITS)
-
-
-@dataclass(frozen=True, slots=True)
-class CopyLimits:
-    """The least agreement of a copy and its source (``Settings.match_near_*``)."""
-
-    structure: float = 0.95
-    noise: float = 0.6
-    noise_support: float = 0.45
-    resized: float = 0.75
 
 
 def max_differing_bits(min_similarity: float) -> int:
@@ -201,16 +272,17 @@ def max_differing_bits(min_similarity: float) -> int:
 
 
 def _part(signature: bytes, index: int) -> bytes:
-    if len(signature) not in (_SIZE.size + PART, _SIZE.size + 2 * PART):
-        raise ValueError(f"acquisition signatures are {_SIZE.size + PART} or "
-                         f"{_SIZE.size + 2 * PART} bytes, not {len(signature)}; re-index the "
-                         "studies fingerprinted by an older dedup")
-    start = _SIZE.size + index * PART
+    if len(signature) not in (_BASE, _BASE + PART) or signature[0] != VERSION:
+        raise ValueError(f"acquisition signatures of version {VERSION} are {_BASE} or "
+                         f"{_BASE + PART} bytes starting with {VERSION}, not {len(signature)} "
+                         f"bytes starting with {signature[:1].hex() or 'nothing'}; re-index "
+                         "the studies fingerprinted by an older dedup")
+    start = _HEAD.size + index * PART
     return signature[start:start + PART]
 
 
 def _has_noise(signature: bytes) -> bool:
-    return len(signature) == _SIZE.size + 2 * PART
+    return len(signature) == _BASE + PART
 
 
 def _resampled(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -224,8 +296,7 @@ def _resampled(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 
 def _part_similarity(a: bytes, b: bytes) -> float:
-    differing = int(_POPCOUNT[np.frombuffer(a, "u1") ^ np.frombuffer(b, "u1")].sum())
-    return math.cos(math.pi * differing / BITS)
+    return float(np.cos(np.pi * _distances([a], [b])[0, 0] / BITS))
 
 
 def _distances(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:
@@ -237,71 +308,65 @@ def _distances(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:
     return np.rint(x.sum(1)[:, None] + y.sum(1)[None, :] - 2 * common).astype(np.int32)
 
 
-def _residual(grid: np.ndarray) -> np.ndarray:
-    """Each inner cell minus the mean of its 3 x 3 neighbourhood (a separable box sum)."""
-    rows = grid[:-2] + grid[1:-1] + grid[2:]
-    box = rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]
-    return grid[1:-1, 1:-1] - box / 9.0
+def _alignments(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:
+    """Estimated correlation of the coarse content of every image of ``a`` and of ``b``.
 
-
-def _clipped(residual: np.ndarray) -> np.ndarray:
-    """The residual clipped at a few robust standard deviations (edges cannot dominate)."""
-    sample = np.abs(residual.ravel()[::7] - np.median(residual.ravel()[::7]))
-    spread = 1.4826 * float(np.median(sample))
-    return np.clip(residual, -_CLIP * spread, _CLIP * spread) if spread > 0 else residual
-
-
-def _bits(residual: np.ndarray, projection: tuple[np.ndarray, np.ndarray, int]) -> bytes | None:
-    signs, pick, size = projection
-    values = residual.ravel() - residual.mean()
-    scale = float(np.abs(values).max())
-    if scale <= 1e-9 * (1.0 + float(np.abs(residual).max())) or not math.isfinite(scale):
-        return None
-    spectrum = np.fft.rfft(values * signs, n=size)[pick]
-    return np.packbits(np.concatenate([spectrum.real >= 0, spectrum.imag >= 0])).tobytes()
-
-
-def _area_means(frame: np.ndarray, grid: int) -> np.ndarray:
-    """Means of a grid x grid partition of the frame (colour averaged), as float64.
-
-    Frames at least ``grid`` pixels a side are summed per cell in one pass; smaller frames
-    have cells smaller than a pixel, whose means come from the integral image at fractional
-    edges (so a copy at half the size still lands on the same grid).
+    1 - correlation is half the squared distance of the unit residuals, which the
+    projections keep on average (an image without coarse content aligns with nothing).
     """
-    rows, cols = frame.shape[:2]
-    data = frame[:, :, 0] if frame.shape[2] == 1 else frame.mean(axis=2)
-    if rows % grid == 0 and cols % grid == 0:  # the usual 256, 512, 1024: strided sums
-        return _block_means(data, rows // grid, cols // grid)
-    if rows >= grid and cols >= grid:
-        row_edges, col_edges = _edges(rows, grid), _edges(cols, grid)
-        sums = np.add.reduceat(data, col_edges, axis=1, dtype=np.float64)
-        sums = np.add.reduceat(sums, row_edges, axis=0)
-        return sums / np.outer(np.diff([*row_edges, rows]), np.diff([*col_edges, cols]))
-    integral = np.zeros((rows + 1, cols + 1))
-    integral[1:, 1:] = data.astype(np.float64).cumsum(0).cumsum(1)
-    along_rows = _interpolate(integral, np.linspace(0, rows, grid + 1), axis=0)
-    corners = _interpolate(along_rows, np.linspace(0, cols, grid + 1), axis=1)
-    return np.diff(np.diff(corners, axis=0), axis=1) / ((rows / grid) * (cols / grid))
+    x, y = (np.frombuffer(b"".join(_part(s, 1) for s in side), ">i2")
+            .reshape(len(side), ALIGN_DIMS).astype(np.float64) / _UNIT for side in (a, b))
+    squares_x, squares_y = (x * x).sum(1)[:, None], (y * y).sum(1)[None, :]
+    distances = squares_x + squares_y - 2 * (x @ y.T)
+    return np.where((squares_x > 0) & (squares_y > 0), 1 - distances / (2 * ALIGN_DIMS), 0.0)
 
 
-def _block_means(data: np.ndarray, down: int, across: int | None = None) -> np.ndarray:
-    """Means of ``down`` x ``across`` blocks of an array whose sides they divide."""
-    across = across or down
-    rows = data[0::down].astype(np.float64)
-    for i in range(1, down):
-        rows += data[i::down]
-    sums = rows[:, 0::across].copy()
-    for j in range(1, across):
-        sums += rows[:, j::across]
-    return sums / (down * across)
+def _detail(grid: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """The grid's residual and its energy; ``None`` if it is only rounding (no detail)."""
+    values = residual(grid)
+    energy = float(np.vdot(values, values))
+    if not energy > (_FLAT * 9) ** 2 * float(np.vdot(grid, grid)):  # also catches NaN
+        return None
+    return values, energy
 
 
-def _interpolate(values: np.ndarray, at: np.ndarray, axis: int) -> np.ndarray:
-    """Linear interpolation of ``values`` at fractional positions along one axis."""
-    low = np.minimum(at.astype(np.intp), values.shape[axis] - 2)
-    weight = np.expand_dims(at - low, 1 - axis)
-    return np.take(values, low, axis) * (1 - weight) + np.take(values, low + 1, axis) * weight
+def _simhash(values: np.ndarray, projection: tuple[np.ndarray, np.ndarray, np.ndarray]
+             ) -> bytes:
+    return np.packbits(_project(values, projection) >= 0).tobytes()
 
 
-def _edges(length: int, grid: int) -> np.ndarray:
-    return (np.arange(grid) * length) // grid
+def _alignment(coarse: np.ndarray) -> bytes:
+    """The alignment part: int16 projections of the unit coarse residual (zeros if flat)."""
+    detail = _detail(coarse)
+    if detail is None:
+        return bytes(PART)
+    values, energy = detail
+    sketch = _project(values, _ALIGN) * np.float32(_UNIT / math.sqrt(energy))
+    return np.clip(np.rint(sketch), -32767, 32767).astype(">i2").tobytes()
+
+
+def _grids(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None]:
+    """The structure grid, the noise part's grid and its crop (side, bin) if it has one.
+
+    The noise grid is the central ``side`` pixels in ``bin`` x ``bin`` sums: for a frame of
+    that side (256 or 128 pixels square), the structure grid itself.
+    """
+    rows, cols, samples = frame.shape
+    grid = area_sums(frame, STRUCTURE_GRID)
+    crop = next(((side, b) for side, b in _NOISE if min(rows, cols) >= side), None)
+    if crop is None or rows == cols == crop[0]:
+        return grid, grid, crop
+    side, binning = crop
+    top, left = (rows - side) // 2 // binning * binning, (cols - side) // 2 // binning * binning
+    data = frame.reshape(rows, cols * samples)[top:top + side,
+                                               left * samples:(left + side) * samples]
+    return grid, block_sums(data, binning, binning * samples), crop
+
+
+def _noise(values: np.ndarray, energy: float, crop: tuple[int, int]) -> bytes:
+    """The noise part from a residual of the central pixels, clipped (edges cannot dominate)."""
+    sample = np.abs(values.ravel()[::7])
+    spread = 1.4826 * float(np.partition(sample, sample.size // 2)[sample.size // 2])
+    spread = spread or math.sqrt(energy / values.size)  # mostly flat: the RMS must do
+    np.clip(values, -_CLIP * spread, _CLIP * spread, out=values)
+    return _simhash(values, _NOISE[crop])

@@ -197,7 +197,8 @@ def copy_limits(settings: Settings) -> CopyLimits:
     return CopyLimits(structure=settings.match_near_min_structure,
                       noise=settings.match_near_min_noise,
                       noise_support=settings.match_near_noise_support,
-                      resized=settings.match_near_min_resized)
+                      resized=settings.match_near_min_resized,
+                      alignment=settings.match_near_min_alignment)
 
 
 def _overlap(row: dict[str, Any]) -> SetOverlap:

@@ -19,7 +19,7 @@ class FakeStudy:
     day: date
     pixels: tuple[bytes, ...]
     tokens: tuple[str, ...]
-    details: tuple[bytes, ...] = field(default=())  # acquisition signatures, 128 bytes
+    details: tuple[bytes, ...] = field(default=())  # acquisition signatures, 261 bytes
     description: str = "CT HEAD W/O CONTRAST"
     modality: str = "CT"
 
@@ -32,10 +32,10 @@ SEX = {"MUELLER^HANS": "M", "Müller^Hans": "M", "OKAFOR^GRACE": "F", "NAKAMURA^
 
 
 def signature_of(pixel: bytes) -> bytes:
-    """A stand-in acquisition signature: unrelated images get unrelated bits (about half
-    differ), the same pixels the same bits."""
-    return (struct.pack(">HH", 16, 16) + hashlib.sha512(pixel).digest()
-            + hashlib.sha512(pixel[::-1]).digest())
+    """A stand-in acquisition signature (version 2, structure only, no coarse content):
+    unrelated images get unrelated bits (about half differ), the same pixels the same bits."""
+    return (struct.pack(">BHH", 2, 16, 16) + hashlib.sha512(pixel).digest()
+            + hashlib.sha512(pixel[::-1]).digest() + bytes(128))
 
 
 def add(archive: Archive, study: FakeStudy, run_id: int) -> None:

@@ -88,9 +88,9 @@ def median_similarity(a: list[bytes], b: list[bytes]) -> float | None:
 
 
 def test_copy_partners_from_signature_distances() -> None:
-    size = struct.pack(">HH", 512, 512)
-    zero, ones, half = (size + part for part in (bytes(128), b"\xff" * 128,
-                                                   b"\xff" * 64 + bytes(64)))
+    size, unplaced = struct.pack(">BHH", 2, 512, 512), bytes(128)  # version 2, no alignment
+    zero, ones, half = (size + part + unplaced for part in (
+        bytes(128), b"\xff" * 128, b"\xff" * 64 + bytes(64)))
     limits = CopyLimits(0.99, 0.99, 0.0, 0.99)
     assert near_fraction([zero], [zero, ones], limits) == 1.0
     assert near_fraction([zero, ones], [zero, half], limits) == 0.5
@@ -101,13 +101,17 @@ def test_copy_partners_from_signature_distances() -> None:
     assert median_similarity([zero], [zero, ones]) == 1.0
     # a noise part makes a copy partner where the structure alone would not
     assert near_fraction([half + bytes(128)], [zero + bytes(128)], limits) == 1.0
-    assert near_fraction([half + bytes(128)], [zero + ones[4:]], limits) == 0.0
-    # the same structure with other noise: a retake, unless the noise backs it
+    assert near_fraction([half + bytes(128)], [zero + b"\xff" * 128], limits) == 0.0
+    # the same structure with other noise: a retake, unless the noise or the place backs it
     supported = CopyLimits(0.99, 0.99, 0.5, 0.99)
-    assert near_fraction([zero + bytes(128)], [zero + ones[4:]], supported) == 0.0
+    assert near_fraction([zero + bytes(128)], [zero + b"\xff" * 128], supported) == 0.0
     assert near_fraction([zero + bytes(128)], [zero + bytes(128)], supported) == 1.0
+    here, there = (size + bytes(128) + struct.pack(">64h", *values) for values in (
+        [4096] * 64, [4096, -4096] * 32))
+    assert near_fraction([here + bytes(128)], [here + b"\xff" * 128], supported) == 1.0
+    assert near_fraction([here + bytes(128)], [there + b"\xff" * 128], supported) == 0.0
     # half the size on both sides: the structure need agree less
-    small = struct.pack(">HH", 256, 256) + b"\xff" * 16 + bytes(112)
+    small = struct.pack(">BHH", 2, 256, 256) + b"\xff" * 16 + bytes(112) + unplaced
     assert near_fraction([small], [zero], CopyLimits(0.99, 0.99, 0.0, 0.9)) == 1.0
     assert near_fraction([small], [zero], limits) == 0.0
 

@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dedup.archive.db import Archive
@@ -18,6 +19,7 @@ from dedup.batch import index
 from dedup.config import Settings
 from dedup.synth import Patient, write_study
 from dedup.synth.copies import anonymise, missing_tools, transcode
+from dedup.synth.images import _acquisition
 from dedup.synth.population import make_population
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason="make test installs the tools")
@@ -64,6 +66,29 @@ def test_lossy_reidentified_date_shifted_copy_is_near(tmp_path: Path, settings: 
     transcode(tmp_path / "anonymised", tmp_path / "incoming" / "copy", tool)
     found = pairs(settings, tmp_path / "archive", tmp_path / "incoming")
     assert found == {frozenset((uid, copy)): "near"}
+
+
+def close_retake(seed: int) -> int:
+    """An acquisition seed that lays the patient 0.1 to 0.3 mm from where ``seed`` did."""
+    origin = np.array(_acquisition(seed, "St. Mary Hospital").shift)
+    return next(other for other in range(seed + 1, seed + 100_000) if 0.1 <= float(np.hypot(
+        *(np.array(_acquisition(other, "St. Mary Hospital").shift) - origin))) <= 0.3)
+
+
+@pytest.mark.parametrize(("modality", "tool"), [
+    ("DX", ["dcmcjpeg", "+eb", "+be", "+q", "50"]),  # 12 to 8 bits: the noise is gone
+    ("CT", ["dcmcjpeg", "+eb", "+be", "+q", "50"]),
+    ("MR", ["dcmcjpeg", "+eb", "+Wi", "1", "+q", "90"]),  # the file's VOI window, 8 bits
+])
+def test_an_8_bit_or_windowed_copy_is_near_and_a_close_retake_is_not(
+        tmp_path: Path, settings: Settings, modality: str, tool: list[str]) -> None:
+    uid, folder = study(tmp_path / "archive", modality, ANNA, 1)
+    retake, _ = study(tmp_path / "retake", modality, ANNA, close_retake(1))
+    copy = anonymise(folder, tmp_path / "anonymised", f"bits-{modality}")
+    transcode(tmp_path / "anonymised", tmp_path / "incoming" / "copy", tool)
+    found = pairs(settings, tmp_path / "archive", tmp_path / "retake", tmp_path / "incoming")
+    assert found[frozenset((uid, copy))] == "near"
+    assert {kind for pair, kind in found.items() if retake in pair} <= {"repeat"}
 
 
 @pytest.mark.parametrize("modality", ["CT", "MR", "DX", "US"])
