@@ -10,6 +10,9 @@
 --     (the same pixels under another SOP Instance UID, or a lossy or resampled copy), set by
 --     matching: a study's content is its instances that are no copy, so a copy that arrived
 --     under its source's Study UID neither changes the study's pixel set nor counts twice;
+--   * acquisition signatures and look keys are version 2 (an alignment part, other
+--     projections): those stored before are dropped, and their images can be the source of a
+--     `near` copy again once re-indexed (exact, same-content and partial work at once);
 --   * each duplicates row names the arrival that brought the duplicate (arrival_run), and the
 --     key holds the kind and the arrival, so one study can have an `exact` re-send, a
 --     `same-content` and a `near` arrival of its own beside its rows with other studies.
@@ -39,7 +42,7 @@ CREATE TABLE instances_v7 (
 INSERT INTO instances_v7
 SELECT instance_key, sop_uid, series_key, study_key, sop_class_uid, transfer_syntax,
        instance_number, rows, columns, frames, pixel_hash, file_hash, bytes, location, run_id,
-       blank, detail, look, NULL, NULL
+       blank, NULL, NULL, NULL, NULL
 FROM instances;
 DROP TABLE instances;
 ALTER TABLE instances_v7 RENAME TO instances;
