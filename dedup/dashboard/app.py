@@ -168,12 +168,13 @@ def _projection(projection: metrics.Projection | None) -> None:
     st.subheader("A year at this month's rate")
     for column, (label, value) in zip(st.columns(4)[:3], projection.display().items(), strict=True):
         column.metric(label, value, border=True)
-    st.caption(f"{projection.first:%d %b %Y} to {projection.last:%d %b %Y} "
-               f"({projection.days} days): {projection.avoided_repeats:,} avoided repeats, "
-               f"{metrics.format_dose(projection.dose_avoided_msv)}, "
+    st.caption(f"From {projection.first:%d %b %Y} to {projection.last:%d %b %Y}, the last "
+               f"month of the selection ({projection.days} days): avoided repeats "
+               f"{projection.avoided_repeats:,}, dose avoided "
+               f"{metrics.format_dose(projection.dose_avoided_msv)}, savings "
                f"{metrics.format_money(projection.estimated_savings, projection.currency)}; "
-               f"each x {metrics.DAYS_PER_YEAR:g} / {projection.days} days. A rate from a "
-               "few days is a rough one.")
+               f"each x {metrics.DAYS_PER_YEAR:g} / {projection.days}. A rate from a few days "
+               "is a rough one.")
 
 
 def _trends(view: View) -> None:
@@ -227,7 +228,7 @@ def _breakdowns(view: View) -> None:
             tooltip=[alt.Tooltip(f"{by}:N", title=_DIMENSION_NAMES[by]),
                      alt.Tooltip("measure:N", title="Measure"),
                      alt.Tooltip("count:Q", title="Count")],
-        ).properties(height=max(220, 60 * frame.height))
+        ).properties(height=alt.Step(16))
         with tab:
             st.altair_chart(chart, width="stretch")
             _table(view, frame, f"breakdown-by-{by}")

@@ -34,11 +34,12 @@ from pathlib import Path
 import polars as pl
 
 from dedup.config import Settings
+from dedup.config.file import SHIPPED_TABLE
 from dedup.errors import UsageError
 
 STORAGE_ITEMS = ("price_per_gb_month", "retention_years", "bytes_per_gb")
 WHAT_IF_SOURCE = "what-if input on the dashboard (the reference file is unchanged)"
-SHIPPED = "shipped:"
+SHIPPED = SHIPPED_TABLE
 _NOTES = ("source", "retrieved")
 _TABLES = {  # shipped file -> (key column, value column, other columns)
     "exam_costs.csv": ("family", "cost", ("code", "basis", "currency")),
