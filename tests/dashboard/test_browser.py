@@ -148,7 +148,7 @@ def test_every_page_is_served_by_the_dashboard_alone(server: str) -> None:
             page.get_by_text(drawn, exact=True).first.wait_for(timeout=60_000)
             page.get_by_test_id("stDataFrame").first.wait_for(timeout=60_000)
             if name == "assumptions":  # values and sources first, the SQL folded away
-                expander = page.get_by_test_id("stExpander")
+                expander = page.get_by_test_id("stMain").get_by_test_id("stExpander")
                 assert "How each figure is computed (SQL)" in expander.inner_text()
                 assert not page.get_by_test_id("stCode").first.is_visible()
             page.wait_for_timeout(2000)  # let the charts finish drawing
