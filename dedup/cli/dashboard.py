@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import ipaddress
 import os
 import signal
 import subprocess
@@ -27,8 +28,12 @@ def dashboard(
         short=False)] = None,
     port: PortOption = 8501,
     address: Annotated[str, typer.Option(
-        help="Address to listen on (loopback by default; put a proxy with authentication "
-             "in front before exposing it).")] = "127.0.0.1",
+        help="Address to listen on. Loopback by default: the dashboard has no sign-in of its "
+             "own, so a proxy with authentication serves it (deploy/dedup-dashboard.nginx).")
+    ] = "127.0.0.1",
+    allow_remote: Annotated[bool, typer.Option(
+        "--allow-remote", help="Listen on a non-loopback --address (only behind a proxy with "
+        "authentication on another host).")] = False,
     config: Annotated[Path | None, config_option(
         "TOML configuration file (settings such as exam_costs, dashboard_drilldown).")] = None,
 ) -> None:
@@ -36,6 +41,12 @@ def dashboard(
 
     It reads only the snapshot each batch publishes, so it never waits on the nightly batch.
     """
+    if not allow_remote and not _is_loopback(address):
+        raise UsageError(
+            f"--address {address} is not a loopback address and the dashboard has no sign-in "
+            "of its own: keep it on 127.0.0.1 behind the authenticating proxy of "
+            "deploy/dedup-dashboard.nginx (docs/dashboard.md), or add --allow-remote if a "
+            "proxy on another host guards this address")
     app = Path(str(resources.files("dedup.dashboard").joinpath("app.py")))
     if not app.is_file():
         raise UsageError(f"the dashboard app is missing from this installation ({app}); "
@@ -51,6 +62,15 @@ def dashboard(
                "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
     die_with_me = functools.partial(_die_with, os.getpid())
     raise typer.Exit(subprocess.call(command, env=env, preexec_fn=die_with_me))
+
+
+def _is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:  # a host name other than localhost
+        return False
 
 
 def _die_with(parent: int) -> None:

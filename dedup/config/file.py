@@ -53,6 +53,8 @@ PATH_TYPES = ("folder", "zip", "dicomdir")
 #: Every ``str`` setting names a file (``tests/config/test_file.py``).
 PATH_SETTINGS = frozenset({"archive", "procedure_families", "lookback_windows",
                            "exam_costs", "effective_doses", "storage_costs"})
+#: A path setting's value naming a table shipped in dedup/data (``shipped:exam_costs_de_goae.csv``)
+SHIPPED_TABLE = "shipped:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +181,7 @@ def _settings(doc: dict[str, Any], base: Path, env: Mapping[str, str],
         if value is not MISSING:
             values[key] = value
     for name in PATH_SETTINGS & values.keys():
-        if values[name]:
+        if values[name] and not str(values[name]).startswith(SHIPPED_TABLE):
             values[name] = str(base / values[name])
     _check_paths({**values, **{n: env[env_name(n)] for n in PATH_SETTINGS if env_name(n) in env}},
                  problems)
@@ -193,8 +195,8 @@ def _settings(doc: dict[str, Any], base: Path, env: Mapping[str, str],
 def _check_paths(values: dict[str, Any], problems: list[str]) -> None:
     for name in sorted(PATH_SETTINGS & values.keys()):
         value = values[name]
-        if not isinstance(value, str) or not value:
-            continue
+        if not isinstance(value, str) or not value or value.startswith(SHIPPED_TABLE):
+            continue  # shipped tables are checked by whoever reads them
         if name == "archive" and Path(value).is_dir():
             problems.append(f"archive={value!r} is a folder; name a file such as "
                             "archive.duckdb inside it")

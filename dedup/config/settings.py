@@ -115,16 +115,18 @@ class Settings:
         "instances could not be fetched (they are retried next run)."
     )
     exam_costs: str = setting(
-        "", "CSV of exam cost per procedure family for estimated savings "
-        "(empty = the shipped dedup/data/exam_costs.csv)."
+        "", "CSV of exam cost per procedure family, with its currency, for estimated savings "
+        "(empty = the shipped dedup/data/exam_costs.csv, US Medicare in USD; "
+        "`shipped:exam_costs_de_goae.csv` = the German GOÄ fees in EUR)."
     )
     effective_doses: str = setting(
         "", "CSV of typical effective dose (mSv) per procedure family "
         "(empty = the shipped dedup/data/effective_doses.csv)."
     )
     storage_costs: str = setting(
-        "", "CSV of storage price per GB-month, retention years and bytes per GB "
-        "(empty = the shipped dedup/data/storage_costs.csv)."
+        "", "CSV of storage price per GB-month (with its currency, the exam costs' one), "
+        "retention years and bytes per GB (empty = the shipped dedup/data/storage_costs.csv; "
+        "`shipped:storage_costs_de.csv` = the German example in EUR)."
     )
     dashboard_drilldown: bool = setting(
         False, "Show the dashboard's patient-level drill-down (identifiers masked); "

@@ -5,6 +5,9 @@ Run it with ``dedup dashboard [--archive FILE] [--port N]``, or ``streamlit run`
 the environment. It ships inside the package, so an installed dedup serves it. It reads
 only the snapshot each batch publishes, so it never waits on the nightly batch, and every
 number on it comes from :mod:`dedup.metrics`: this file lays figures out and holds no logic.
+Nothing on the page is fetched from outside the server it is served by: the page and its
+navigation have no icon, since Streamlit loads the Material Symbols image of a page's icon
+(its favicon) from fonts.gstatic.com; icons elsewhere come from the font it serves itself.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from dedup import metrics
 from dedup.config import Settings
 
 _PERIOD_NAMES = {"day": "Day", "week": "Week", "month": "Month"}
+_TIME_UNITS = {"day": "yearmonthdate", "week": "yearmonthdate", "month": "yearmonth"}
 _DIMENSION_NAMES = {"institution": "Institution", "modality": "Modality",
                     "family": "Procedure family"}
+_COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)
 
 
 @dataclass(frozen=True)
@@ -41,8 +46,7 @@ class View:
 
 def main() -> None:
     """Check the archive, read the filters, then show the selected page."""
-    st.set_page_config(page_title="dedup savings", page_icon=":material/savings:",
-                       layout="wide")
+    st.set_page_config(page_title="dedup savings", layout="wide")
     settings = metrics.load_settings()
     status = metrics.status(settings.archive)
     if status.state != "ready":
@@ -71,14 +75,14 @@ def _pages(view: View) -> list[st.Page]:
     def drilldown() -> None:
         _drilldown(view)
 
-    pages = [st.Page(overview, title="Overview", icon=":material/insights:",
+    pages = [st.Page(overview, title="Overview",
                      url_path="overview", default=True),
-             st.Page(batch_runs, title="Batch runs", icon=":material/schedule:",
+             st.Page(batch_runs, title="Batch runs",
                      url_path="runs"),
-             st.Page(assumptions, title="Assumptions", icon=":material/tune:",
+             st.Page(assumptions, title="Assumptions",
                      url_path="assumptions")]
     if view.drilldown is not None:
-        pages.append(st.Page(drilldown, title="Drill-down (masked)", icon=":material/person:",
+        pages.append(st.Page(drilldown, title="Drill-down (masked)",
                              url_path="drilldown"))
     return pages
 
@@ -116,7 +120,7 @@ def _what_if(model: metrics.CostModel) -> metrics.CostModel:
     box = st.sidebar.expander("What if…", expanded=False, icon=":material/science:")
     box.caption("Try other assumptions for this session; the reference files stay unchanged.")
     scale = box.slider("Exam costs, % of the reference", 0, 300, 100, 5, key="cost_scale")
-    price = box.slider("Storage price, USD per GB-month", 0.0,
+    price = box.slider(f"Storage price, {model.currency} per GB-month", 0.0,
                        max(0.25, 4 * model.price_per_gb_month), model.price_per_gb_month,
                        0.001, format="%.3f", key="price")
     years = box.slider("Retention, years", 0.0, max(30.0, model.retention_years),
@@ -131,83 +135,119 @@ def _overview(view: View) -> None:
     where = ", ".join(filters.institutions) or "all institutions"
     st.caption(f"{filters.start} to {filters.end} · {where} · published snapshot of "
                f"`{view.status.path}` ({summary['studies']:,} studies, last batch ended "
-               f"{summary['last_run_ended']:%Y-%m-%d %H:%M}).")
+               f"{summary['last_run_ended']:%Y-%m-%d %H:%M}) · money in "
+               f"{view.model.currency}.")
     kpis = metrics.kpis(view.facts, view.model)
-    _kpi_row(kpis)
+    _kpi_row(kpis, metrics.kpi_help(view.model), view.model.currency)
     if not (kpis.avoided_repeats or kpis.repeats or kpis.duplicate_studies):
         st.info("No avoided repeats, repeats or duplicates in this selection; widen the "
                 "date range or choose other institutions.", icon=":material/filter_alt:")
+    _projection(metrics.projection(view.facts, view.model))
     _trends(view)
     _breakdowns(view)
     _storage(view)
     st.subheader("Top duplicate sources")
-    _table(metrics.top_sources(view.facts, view.model), "top_duplicate_sources")
+    _table(view, metrics.top_sources(view.facts, view.model), "top-duplicate-sources")
 
 
-def _kpi_row(kpis: metrics.Kpis) -> None:
+def _kpi_row(kpis: metrics.Kpis, helps: dict[str, str], currency: str) -> None:
     for column, (label, value) in zip(st.columns(4), kpis.display().items(), strict=True):
-        query, how = metrics.QUERIES[label]
-        column.metric(label, value, help=f"{how} (query {query})", border=True)
-    unvalued = (f" · {kpis.unvalued_avoided} avoided repeats have no cost row"
-                if kpis.unvalued_avoided else "")
+        column.metric(label, value, help=helps[label], border=True)
+    unvalued = (f" · {kpis.unvalued_avoided:,} avoided repeats have no cost row and add "
+                "nothing" if kpis.unvalued_avoided else "")
     st.caption(f"{kpis.repeats:,} repeats happened anyway ({kpis.ordered_anyway:,} ordered "
                f"despite a prior found) · {kpis.duplicate_studies:,} duplicate studies in "
-               f"storage · exam savings {metrics.format_money(kpis.exam_savings)} + storage "
-               f"savings {metrics.format_money(kpis.storage_savings)}{unvalued}")
+               f"storage · exam savings {metrics.format_money(kpis.exam_savings, currency)} + "
+               f"storage savings {metrics.format_money(kpis.storage_savings, currency)}"
+               f"{unvalued}")
+
+
+def _projection(projection: metrics.Projection | None) -> None:
+    if projection is None:
+        return
+    st.subheader("A year at this month's rate")
+    for column, (label, value) in zip(st.columns(4)[:3], projection.display().items(), strict=True):
+        column.metric(label, value, border=True)
+    st.caption(f"From {projection.first:%d %b %Y} to {projection.last:%d %b %Y}, the last "
+               f"month of the selection ({projection.days} days): avoided repeats "
+               f"{projection.avoided_repeats:,}, dose avoided "
+               f"{metrics.format_dose(projection.dose_avoided_msv)}, savings "
+               f"{metrics.format_money(projection.estimated_savings, projection.currency)}; "
+               f"each x {metrics.DAYS_PER_YEAR:g} / {projection.days}. A rate from a few days "
+               "is a rough one.")
 
 
 def _trends(view: View) -> None:
+    name = _PERIOD_NAMES[view.period]
     st.subheader(f"Over time, by {view.period}")
     frame = metrics.trend(view.facts, view.model, view.period)
     left, right = st.columns(2)
-    left.altair_chart(_lines(frame, ["avoided_repeats", "repeats"], "Exams",
-                             "Repeats avoided and repeats that happened"), width="stretch")
-    right.altair_chart(_lines(frame, ["exam_savings", "storage_savings"], "USD",
-                              "Estimated savings"), width="stretch")
-    _table(frame, f"trend_by_{view.period}")
+    left.altair_chart(_bars(frame, ["avoided_repeats", "repeats"], view.period, "Exams",
+                            "Repeats avoided and repeats that happened", grouped=True),
+                      width="stretch")
+    right.altair_chart(_bars(frame, ["exam_savings", "storage_savings"], view.period,
+                             view.model.currency, "Estimated savings", grouped=False),
+                       width="stretch")
+    _table(view, frame, f"trend-by-{view.period}", {"period": name})
 
 
-def _lines(frame: pl.DataFrame, columns: list[str], unit: str, title: str) -> alt.Chart:
+def _bars(frame: pl.DataFrame, columns: list[str], period: str, unit: str, title: str,
+          grouped: bool) -> alt.Chart:
+    """Bars per period: side by side for counts, stacked for money (the parts of a total)."""
     long = frame.unpivot(index="period", on=columns, variable_name="measure",
                          value_name="value").with_columns(
-        pl.col("measure").str.replace_all("_", " "))
-    return alt.Chart(long, title=title).mark_line(point=True).encode(
-        x=alt.X("period:T", title=None), y=alt.Y("value:Q", title=unit),
-        color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom")),
-        tooltip=["period:T", "measure:N", alt.Tooltip("value:Q", format=",.2f")],
-    ).properties(height=260)
+        pl.col("measure").replace_strict({c: metrics.column_label(c) for c in columns}))
+    time = f"{_TIME_UNITS[period]}(period)"
+    x = alt.X(f"{time}:O", title=None, axis=alt.Axis(labelOverlap="greedy", labelAngle=-45))
+    y = (alt.Y("value:Q", title=unit, axis=_COUNT_AXIS) if grouped else
+         alt.Y("value:Q", title=unit, stack=True, axis=alt.Axis(format=",.0f")))
+    chart = alt.Chart(long, title=title).mark_bar().encode(
+        x=x, y=y, color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip(f"{time}:T", title=_PERIOD_NAMES[period]),
+                 alt.Tooltip("measure:N", title="Measure"),
+                 alt.Tooltip("value:Q", title=unit, format=",.0f")])
+    return (chart.encode(xOffset="measure:N") if grouped else chart).properties(height=280)
 
 
 def _breakdowns(view: View) -> None:
     st.subheader("Breakdowns")
     tabs = st.tabs(list(_DIMENSION_NAMES.values()))
+    measures = ["avoided_repeats", "repeats", "duplicate_studies"]
     for tab, by in zip(tabs, _DIMENSION_NAMES, strict=True):
         frame = metrics.breakdown(view.facts, view.model, by)
-        long = frame.unpivot(index=by, on=["avoided_repeats", "repeats", "duplicate_studies"],
-                             variable_name="measure", value_name="count").with_columns(
-            pl.col("measure").str.replace_all("_", " "))
+        long = frame.unpivot(index=by, on=measures, variable_name="measure",
+                             value_name="count").with_columns(
+            pl.col("measure").replace_strict({m: metrics.column_label(m) for m in measures}))
         chart = alt.Chart(long).mark_bar().encode(
-            y=alt.Y(f"{by}:N", title=None, sort="-x"), x=alt.X("count:Q", title="Studies"),
-            color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom")),
-            tooltip=[f"{by}:N", "measure:N", "count:Q"]).properties(height=220)
+            y=alt.Y(f"{by}:N", title=None, sort=frame[by].to_list(),
+                    axis=alt.Axis(labelLimit=400)),
+            yOffset=alt.YOffset("measure:N", sort=[metrics.column_label(m) for m in measures]),
+            x=alt.X("count:Q", title="Exams or studies", axis=_COUNT_AXIS),
+            color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom"),
+                            sort=[metrics.column_label(m) for m in measures]),
+            tooltip=[alt.Tooltip(f"{by}:N", title=_DIMENSION_NAMES[by]),
+                     alt.Tooltip("measure:N", title="Measure"),
+                     alt.Tooltip("count:Q", title="Count")],
+        ).properties(height=alt.Step(16))
         with tab:
             st.altair_chart(chart, width="stretch")
-            _table(frame, f"by_{by}")
+            _table(view, frame, f"breakdown-by-{by}")
 
 
 def _storage(view: View) -> None:
     st.subheader("Storage duplicates by kind")
     frame = metrics.storage_by_kind(view.facts, view.model)
-    chart = alt.Chart(frame.with_columns((pl.col("bytes_reclaimable") / 2**20).alias("MiB"))
-                      ).mark_bar().encode(
-        x=alt.X("kind:N", sort=list(metrics.KINDS), title=None),
-        y=alt.Y("MiB:Q", title="Reclaimable (MiB)"),
-        tooltip=["kind:N", "studies:Q", "pairs:Q", alt.Tooltip("MiB:Q", format=",.1f")],
-    ).properties(height=220)
+    shown = metrics.readable(frame, view.model)
+    size = next(column for column in shown.columns if column.startswith("Reclaimable"))
+    chart = alt.Chart(shown).mark_bar().encode(
+        x=alt.X("Kind:N", sort=list(metrics.KINDS), title=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y(f"{size}:Q", title=size),
+        tooltip=["Kind:N", "Studies:Q", "Pairs:Q", alt.Tooltip(f"{size}:Q", format=",.2f")],
+    ).properties(height=240)
     left, right = st.columns([1, 2])
     left.altair_chart(chart, width="stretch")
     with right:
-        _table(frame, "storage_by_kind")
+        _table(view, frame, "storage-by-kind")
 
 
 def _runs(view: View) -> None:
@@ -218,15 +258,15 @@ def _runs(view: View) -> None:
     if latest.height:
         row = latest.row(0, named=True)
         show: Callable[..., object] = st.success if row["status"] == "ok" else st.warning
-        show(f"Run {row['run_id']} ({row['command']}) ended `{row['status']}` at "
+        show(f"Run {row['run_id']} ({row['command']}) ended {row['status']} at "
              f"{row['ended_at']:%Y-%m-%d %H:%M}: {row['instances']:,} new instances, "
              f"{row['quarantined']:,} quarantined, {row['errors']:,} errors.")
-    _table(view.runs, "batch_runs")
+    _table(view, view.runs, "batch-runs")
     st.subheader("Quarantine")
     st.caption("Inputs that could not be indexed, per run and reason. Counts only: locations "
                "stay in `dedup quarantine`, since paths can carry names or IDs.")
     if view.quarantine.height:
-        _table(view.quarantine, "quarantine")
+        _table(view, view.quarantine, "quarantine")
     else:
         st.success("Nothing quarantined.", icon=":material/check_circle:")
 
@@ -234,24 +274,24 @@ def _runs(view: View) -> None:
 def _assumptions(view: View) -> None:
     model = view.model
     st.title("Assumptions")
-    st.caption("Every figure is a query over the published snapshot times a row of these "
-               "reference tables. The sidebar's *What if…* inputs change them for this "
-               "session only; rows they change name the what-if as their source.")
-    st.markdown(
-        f"Storage: **USD {model.storage_cost(model.bytes_per_gb):,.2f}** per GB "
-        f"kept {model.retention_years:g} years (USD {model.price_per_gb_month:.4f} per "
-        f"GB-month x 12 x {model.retention_years:g}).")
+    st.caption("The values that price every figure, and where each comes from. The "
+               "sidebar's *What if…* inputs change them for this session only; a changed row "
+               "names the what-if as its source.")
+    st.subheader("Storage")
+    _table(view, metrics.storage_assumptions(model), "storage-assumptions")
+    st.subheader("Cost of one exam, per procedure family")
+    _table(view, model.exam_costs.select("family", "code", "cost", "source", "retrieved",
+                                         "basis"), "exam-costs")
+    st.subheader("Effective dose of one exam, per procedure family")
+    _table(view, model.doses.select("family", "msv", "source", "retrieved", "basis"),
+           "effective-doses")
     st.subheader("Savings per procedure family")
-    _table(metrics.savings_detail(view.facts, model), "savings_by_family")
-    for title, frame, name, file in (
-            ("Exam cost per procedure family", model.exam_costs, "exam_costs", model.files[0]),
-            ("Effective dose per procedure family", model.doses, "effective_doses",
-             model.files[1]),
-            ("Storage", model.storage, "storage_costs", model.files[2])):
-        st.subheader(title)
-        st.caption(f"File: `{file}`")
-        _table(frame, name)
-    with st.expander("How each figure is computed"):
+    st.caption("The avoided repeats and repeats in this selection, with the cost and dose "
+               "each was valued at.")
+    _table(view, metrics.savings_detail(view.facts, model), "savings-by-family")
+    st.caption("Tables in force (the `exam_costs`, `effective_doses` and `storage_costs` "
+               f"settings): {', '.join(f'`{file}`' for file in model.files)}.")
+    with st.expander("How each figure is computed (SQL)", icon=":material/code:"):
         for label, (queries, how) in metrics.QUERIES.items():
             st.markdown(f"**{label}**: {how}.")
             for query in queries.split(" + "):
@@ -264,14 +304,15 @@ def _drilldown(view: View) -> None:
                "and study UIDs are masked; names and birth dates are never shown.",
                icon=":material/shield_person:")
     assert view.drilldown is not None
-    _table(view.drilldown, "duplicate_pairs_masked")
+    _table(view, view.drilldown, "duplicate-pairs-masked")
 
 
-def _table(frame: pl.DataFrame, name: str) -> None:
-    """Show a table and offer exactly what is shown as CSV (decimals rounded to 4 places)."""
-    frame = frame.with_columns(pl.col(pl.Float64).round(4), pl.col(pl.Date).cast(pl.String))
-    st.dataframe(frame, hide_index=True, width="stretch")
-    st.download_button(f"Download {name}.csv", frame.write_csv(), file_name=f"{name}.csv",
+def _table(view: View, frame: pl.DataFrame, name: str,
+           labels: dict[str, str] | None = None) -> None:
+    """Show a table as people read it, and offer exactly what is shown as CSV."""
+    shown = metrics.readable(frame, view.model, labels)
+    st.dataframe(shown, hide_index=True, width="stretch")
+    st.download_button(f"Download {name}.csv", shown.write_csv(), file_name=f"{name}.csv",
                        mime="text/csv", key=f"csv-{name}", icon=":material/download:")
 
 

@@ -7,11 +7,14 @@ Every number comes from a named query under ``dedup/archive/sql/metric_*.sql`` r
   can be shown (:func:`status`);
 - :mod:`~dedup.metrics.queries`: the daily facts (:func:`facts`) and the other metric
   queries, with the date/institution filter applied (:func:`filtered_sql`);
-- :mod:`~dedup.metrics.costs`: the cost model (exam cost, effective dose, storage cost);
+- :mod:`~dedup.metrics.costs`: the cost model (exam cost, effective dose, storage cost, in
+  one currency per site);
 - :mod:`~dedup.metrics.ledger`: the facts valued with the cost model, and every total,
   trend and breakdown of it;
-- :mod:`~dedup.metrics.format`: money, sizes and masked identifiers as the dashboard shows
-  them.
+- :mod:`~dedup.metrics.projection`: a year at this month's rate;
+- :mod:`~dedup.metrics.explain`: what each figure counts and which assumption prices it;
+- :mod:`~dedup.metrics.format`: money, sizes, tables and masked identifiers as the dashboard
+  shows them.
 
 Typical use::
 
@@ -21,8 +24,22 @@ Typical use::
     metrics.kpis(facts, model).display()
 """
 
-from dedup.metrics.costs import WHAT_IF_SOURCE, CostModel, load_cost_model, parse_table
-from dedup.metrics.format import format_bytes, format_money, mask_identifier
+from dedup.metrics.costs import (
+    WHAT_IF_SOURCE,
+    CostModel,
+    load_cost_model,
+    parse_table,
+    shipped_tables,
+)
+from dedup.metrics.explain import kpi_help, short_source, storage_assumptions
+from dedup.metrics.format import (
+    column_label,
+    format_dose,
+    format_money,
+    format_size,
+    mask_identifier,
+    readable,
+)
 from dedup.metrics.ledger import (
     DIMENSIONS,
     KINDS,
@@ -36,6 +53,7 @@ from dedup.metrics.ledger import (
     top_sources,
     trend,
 )
+from dedup.metrics.projection import DAYS_PER_YEAR, Projection, projection
 from dedup.metrics.queries import (
     QUERIES,
     Facts,
@@ -51,10 +69,11 @@ from dedup.metrics.queries import (
 from dedup.metrics.snapshot import ArchiveStatus, load_settings, published, status
 
 __all__ = [
-    "DIMENSIONS", "KINDS", "PERIODS", "QUERIES", "WHAT_IF_SOURCE", "ArchiveStatus", "CostModel",
-    "Facts", "Filters", "Kpis", "breakdown", "drilldown", "facts", "filter_options",
-    "filtered_sql", "format_bytes", "format_money", "kpis", "ledger", "load_cost_model",
-    "load_settings", "mask_identifier", "parse_table", "published", "quarantine",
-    "repeat_intervals", "runs", "savings_detail", "status", "storage_by_kind", "top_sources",
-    "trend",
+    "DAYS_PER_YEAR", "DIMENSIONS", "KINDS", "PERIODS", "QUERIES", "WHAT_IF_SOURCE",
+    "ArchiveStatus", "CostModel", "Facts", "Filters", "Kpis", "Projection", "breakdown",
+    "column_label", "drilldown", "facts", "filter_options", "filtered_sql", "format_dose",
+    "format_money", "format_size", "kpi_help", "kpis", "ledger", "load_cost_model",
+    "load_settings", "mask_identifier", "parse_table", "projection", "published", "quarantine",
+    "readable", "repeat_intervals", "runs", "savings_detail", "shipped_tables", "short_source",
+    "status", "storage_assumptions", "storage_by_kind", "top_sources", "trend",
 ]

@@ -2,25 +2,30 @@
 
 Three editable CSV files, one row per item, each row with its ``source`` and a ``retrieved``
 note (``dedup/data/exam_costs.csv``, ``effective_doses.csv``, ``storage_costs.csv``; the
-``exam_costs``, ``effective_doses`` and ``storage_costs`` settings point at replacements):
+``exam_costs``, ``effective_doses`` and ``storage_costs`` settings point at replacements, or
+at another shipped table as ``shipped:<name>``, e.g. ``shipped:exam_costs_de_goae.csv``):
 
 ``exam_costs.csv``
-    ``family, cpt, cost_usd, basis, source, retrieved``: what one exam of a procedure family
-    costs (by default the US Medicare payment for its most common CPT code).
+    ``family, code, cost, currency, basis, source, retrieved``: what one exam of a procedure
+    family costs, in the ISO 4217 ``currency`` of the row (the shipped table: the US Medicare
+    payment for the family's most common CPT code, in USD).
 ``effective_doses.csv``
     ``family, msv, basis, source, retrieved``: typical adult effective dose of one exam.
 ``storage_costs.csv``
-    ``item, value, unit, source, retrieved`` with the items ``price_per_gb_month``,
-    ``retention_years`` and ``bytes_per_gb``.
+    ``item, value, unit, currency, source, retrieved`` with the items ``price_per_gb_month``
+    (its row names the currency), ``retention_years`` and ``bytes_per_gb``.
 
-Savings = avoided repeats x exam cost + reclaimable bytes / bytes_per_gb x price_per_gb_month
-x 12 x retention_years (DESIGN.md, Cost model). :meth:`CostModel.what_if` returns a model
-with other values for the dashboard's live inputs; the files are never changed.
+Every money row must be in one currency (a model that adds euros to dollars is refused), so a
+site's figures are in its own currency throughout. Savings = avoided repeats x exam cost +
+reclaimable bytes / bytes_per_gb x price_per_gb_month x 12 x retention_years (DESIGN.md, Cost
+model). :meth:`CostModel.what_if` returns a model with other values for the dashboard's live
+inputs; the files are never changed.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, replace
 from importlib import resources
 from io import StringIO
@@ -29,16 +34,21 @@ from pathlib import Path
 import polars as pl
 
 from dedup.config import Settings
+from dedup.config.file import SHIPPED_TABLE
 from dedup.errors import UsageError
 
 STORAGE_ITEMS = ("price_per_gb_month", "retention_years", "bytes_per_gb")
 WHAT_IF_SOURCE = "what-if input on the dashboard (the reference file is unchanged)"
+SHIPPED = SHIPPED_TABLE
 _NOTES = ("source", "retrieved")
 _TABLES = {  # shipped file -> (key column, value column, other columns)
-    "exam_costs.csv": ("family", "cost_usd", ("cpt", "basis")),
+    "exam_costs.csv": ("family", "cost", ("code", "basis", "currency")),
     "effective_doses.csv": ("family", "msv", ("basis",)),
-    "storage_costs.csv": ("item", "value", ("unit",)),
+    "storage_costs.csv": ("item", "value", ("unit", "currency")),
 }
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_OLD_COLUMNS = {"cost_usd": "rename cost_usd to cost and add a currency column (USD)",
+                "cpt": "rename cpt to code"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +56,9 @@ class CostModel:
     """The reference tables in force, as polars frames with their notes columns.
 
     Attributes:
-        exam_costs: ``family, cpt, cost_usd, basis, source, retrieved``.
-        doses: ``family, msv, basis, source, retrieved``.
-        storage: ``item, value, unit, source, retrieved``.
+        exam_costs: ``family, code, basis, currency, cost, source, retrieved``.
+        doses: ``family, basis, msv, source, retrieved``.
+        storage: ``item, unit, currency, value, source, retrieved``.
         files: where each table was read from (``shipped:<name>`` for the packaged copy).
 
     """
@@ -64,8 +74,14 @@ class CostModel:
         return float(row["value"][0])
 
     @property
+    def currency(self) -> str:
+        """The ISO 4217 code every money figure of this model is in (e.g. ``"EUR"``)."""
+        row = self.storage.filter(pl.col("item") == "price_per_gb_month")
+        return str(row["currency"][0])
+
+    @property
     def price_per_gb_month(self) -> float:
-        """Storage price per GB-month (USD)."""
+        """Storage price per GB-month (in :attr:`currency`)."""
         return self.storage_value("price_per_gb_month")
 
     @property
@@ -79,7 +95,7 @@ class CostModel:
         return self.storage_value("bytes_per_gb")
 
     def storage_cost(self, n_bytes: float) -> float:
-        """What storing ``n_bytes`` costs over the whole retention period (USD)."""
+        """What storing ``n_bytes`` costs over the whole retention period."""
         return n_bytes / self.bytes_per_gb * self.price_per_gb_month * 12 * self.retention_years
 
     def what_if(self, *, exam_cost_scale: float = 1.0, price_per_gb_month: float | None = None,
@@ -107,7 +123,7 @@ class CostModel:
             if value is not None and value != self.storage_value(item):
                 storage = _override(storage, pl.col("item") == item, "value", pl.lit(value))
         return replace(self, storage=storage,
-                       exam_costs=_scaled(self.exam_costs, "cost_usd", exam_cost_scale),
+                       exam_costs=_scaled(self.exam_costs, "cost", exam_cost_scale),
                        doses=_scaled(self.doses, "msv", dose_scale))
 
 
@@ -115,73 +131,123 @@ def load_cost_model(settings: Settings | None = None) -> CostModel:
     """Read and validate the three reference tables named by ``settings``.
 
     Raises:
-        UsageError: a file is missing or malformed; every problem is listed together.
+        UsageError: a file is missing or malformed, or its money rows mix currencies; every
+            problem is listed together.
 
     """
     settings = settings or Settings()
     paths = (settings.exam_costs, settings.effective_doses, settings.storage_costs)
     problems: list[str] = []
-    frames = [_table(path, shipped, problems)
-              for path, shipped in zip(paths, _TABLES, strict=True)]
+    frames = [_table(path, kind, problems) for path, kind in zip(paths, _TABLES, strict=True)]
     if not problems:
         missing = set(STORAGE_ITEMS) - set(frames[2]["item"].to_list())
         if missing:
             problems.append(f"{_where(paths[2], 'storage_costs.csv')}: no row for "
-                            f"{sorted(missing)}; add item,value,unit,source,retrieved rows")
+                            f"{sorted(missing)}; add item,value,unit,currency,source,retrieved "
+                            "rows")
+        else:
+            problems += _mixed_currencies(frames[0], frames[2])
     if problems:
         raise UsageError("cost model: " + "; ".join(problems))
-    exam, dose, storage = (str(p) if p else f"shipped:{name}"
+    exam, dose, storage = (str(p) if p else f"{SHIPPED}{name}"
                            for p, name in zip(paths, _TABLES, strict=True))
     return CostModel(frames[0], frames[1], frames[2], (exam, dose, storage))
 
 
-def parse_table(text: str, shipped: str, where: str = "") -> pl.DataFrame:
-    """Parse one reference table (``shipped`` names which of the three it is).
+def parse_table(text: str, kind: str, where: str = "") -> pl.DataFrame:
+    """Parse one reference table (``kind`` is the shipped file name of its kind).
 
     Raises:
-        UsageError: missing columns, duplicate keys, or values that are not numbers >= 0.
+        UsageError: missing columns, duplicate keys, values that are not numbers >= 0, or a
+            money row without an ISO 4217 currency code.
 
     """
     problems: list[str] = []
-    frame = _parse(text, shipped, where or shipped, problems)
+    frame = _parse(text, kind, where or kind, problems)
     if problems:
         raise UsageError("; ".join(problems))
     return frame
 
 
-def _table(path: str, shipped: str, problems: list[str]) -> pl.DataFrame:
-    where = _where(path, shipped)
+def shipped_tables(kind: str) -> list[str]:
+    """The shipped tables of one kind, e.g. ``exam_costs.csv`` and ``exam_costs_de_goae.csv``."""
+    stem = kind.removesuffix(".csv")
+    return sorted(entry.name for entry in resources.files("dedup").joinpath("data").iterdir()
+                  if entry.name.startswith(stem) and entry.name.endswith(".csv"))
+
+
+def _table(path: str, kind: str, problems: list[str]) -> pl.DataFrame:
+    where = _where(path, kind)
+    name = path.removeprefix(SHIPPED) if path.startswith(SHIPPED) else kind
     try:
-        text = (Path(path).read_text(encoding="utf-8") if path else
-                resources.files("dedup").joinpath("data", shipped).read_text(encoding="utf-8"))
+        if path and not path.startswith(SHIPPED):
+            text = Path(path).read_text(encoding="utf-8")
+        elif name in shipped_tables(kind):
+            text = resources.files("dedup").joinpath("data", name).read_text(encoding="utf-8")
+        else:
+            problems.append(f"no shipped table {where}; the shipped {kind.removesuffix('.csv')} "
+                            f"tables are {', '.join(shipped_tables(kind))}")
+            return pl.DataFrame()
     except OSError as exc:
         problems.append(f"cannot read {where} ({exc.strerror}); fix the path or unset the "
                         "setting to use the shipped table")
         return pl.DataFrame()
-    return _parse(text, shipped, where, problems)
+    return _parse(text, kind, where, problems)
 
 
-def _parse(text: str, shipped: str, where: str, problems: list[str]) -> pl.DataFrame:
-    key, value, others = _TABLES[shipped]
+def _parse(text: str, kind: str, where: str, problems: list[str]) -> pl.DataFrame:
+    key, value, others = _TABLES[kind]
     columns = (key, *others, value, *_NOTES)
     reader = csv.DictReader(StringIO(text))
-    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    found = reader.fieldnames or []
+    missing = [c for c in columns if c not in found]
     if missing:
-        problems.append(f"{where} lacks columns {missing}; expected {', '.join(columns)}")
+        hints = "; ".join(hint for old, hint in _OLD_COLUMNS.items() if old in found)
+        problems.append(f"{where} lacks columns {missing}; expected {', '.join(columns)}"
+                        + (f" ({hints})" if hints else ""))
         return pl.DataFrame()
-    rows, seen = [], set()
-    for line, row in enumerate(reader, start=2):
-        name = (row[key] or "").strip().upper() if key == "family" else (row[key] or "").strip()
-        number = _number(row[value])
-        if not name or name in seen or number is None:
-            why = ("no " + key if not name else f"{key} {name!r} repeats an earlier row"
-                   if name in seen else f"{value}={row[value]!r} is not a number >= 0")
+    rows: list[dict[str, object]] = []
+    seen: set[str] = set()
+    for line, raw in enumerate(reader, start=2):
+        row = {c: (raw[c] or "").strip() for c in columns}
+        row[key] = row[key].upper() if key == "family" else row[key]
+        if "currency" in row:
+            row["currency"] = row["currency"].upper()
+        why = _row_problem(row, key, value, seen)
+        if why:
             problems.append(f"{where} line {line}: {why}")
             continue
-        seen.add(name)
-        rows.append({**{c: (row[c] or "").strip() for c in columns}, key: name, value: number})
+        seen.add(row[key])
+        rows.append({**row, value: float(row[value])})
     schema = {c: pl.String for c in columns} | {value: pl.Float64}
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _row_problem(row: dict[str, str], key: str, value: str, seen: set[str]) -> str:
+    """What is wrong with one row of a reference table, or ``""``."""
+    name = row[key]
+    if not name:
+        return f"no {key}"
+    if name in seen:
+        return f"{key} {name!r} repeats an earlier row"
+    if _number(row[value]) is None:
+        return f"{value}={row[value]!r} is not a number >= 0"
+    money = "currency" in row and (key == "family" or name == "price_per_gb_month")
+    if money and not _CURRENCY.fullmatch(row["currency"]):
+        return (f"currency={row['currency']!r} is not an ISO 4217 code; write the currency "
+                "of the figure, e.g. USD or EUR")
+    return ""
+
+
+def _mixed_currencies(exam: pl.DataFrame, storage: pl.DataFrame) -> list[str]:
+    exam_currencies = sorted(set(exam["currency"].to_list()))
+    price = storage.filter(pl.col("item") == "price_per_gb_month")["currency"][0]
+    if exam_currencies in ([], [price]):
+        return []
+    return [f"exam costs are in {', '.join(exam_currencies)} but the storage price is in "
+            f"{price}; every money figure must be in one currency: use one site's tables "
+            "(e.g. exam_costs = \"shipped:exam_costs_de_goae.csv\" with storage_costs = "
+            "\"shipped:storage_costs_de.csv\") or convert the figures"]
 
 
 def _number(raw: str | None) -> float | None:
@@ -192,8 +258,8 @@ def _number(raw: str | None) -> float | None:
     return number if number >= 0 else None
 
 
-def _where(path: str, shipped: str) -> str:
-    return repr(path) if path else f"shipped {shipped}"
+def _where(path: str, kind: str) -> str:
+    return repr(path) if path else f"shipped {kind}"
 
 
 def _scaled(frame: pl.DataFrame, column: str, factor: float) -> pl.DataFrame:

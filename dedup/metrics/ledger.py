@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from dedup.metrics.costs import CostModel
-from dedup.metrics.format import format_bytes, format_money
+from dedup.metrics.format import format_dose, format_money, format_size
 from dedup.metrics.queries import Facts
 from dedup.records import DuplicateKind
 
@@ -35,7 +35,11 @@ _MEASURES = (*_COUNTS, "exam_savings", "repeat_cost", "storage_savings", "estima
 
 @dataclass(frozen=True, slots=True)
 class Kpis:
-    """The headline figures for one set of filters and one cost model."""
+    """The headline figures for one set of filters and one cost model.
+
+    Money is in ``currency``; sizes are shown in the GB of ``bytes_per_gb`` bytes the storage
+    price is quoted per.
+    """
 
     avoided_repeats: int
     repeats: int
@@ -47,20 +51,22 @@ class Kpis:
     estimated_savings: float
     dose_avoided_msv: float
     unvalued_avoided: int
+    currency: str = "USD"
+    bytes_per_gb: float = 2**30
 
     def display(self) -> dict[str, str]:
         """The KPI row as the dashboard shows it: label -> formatted value."""
         return {"Avoided repeats": f"{self.avoided_repeats:,}",
-                "Estimated savings": format_money(self.estimated_savings),
-                "Storage reclaimable": format_bytes(self.bytes_reclaimable),
-                "Dose avoided": f"{self.dose_avoided_msv:,.1f} mSv"}
+                "Estimated savings": format_money(self.estimated_savings, self.currency),
+                "Storage reclaimable": format_size(self.bytes_reclaimable, self.bytes_per_gb),
+                "Dose avoided": format_dose(self.dose_avoided_msv)}
 
 
 def ledger(facts: Facts, model: CostModel) -> pl.DataFrame:
     """Every measure per day, institution, modality and family, valued with ``model``.
 
     Columns: the keys, then checks, avoided_repeats, ordered_anyway, repeats,
-    duplicate_studies, bytes_reclaimable, exam_cost_usd, exam_savings, repeat_cost,
+    duplicate_studies, bytes_reclaimable, exam_cost, exam_savings, repeat_cost,
     storage_savings, estimated_savings, dose_msv, dose_avoided_msv, unvalued_avoided.
     """
     outcome = pl.col("outcome")
@@ -74,16 +80,16 @@ def ledger(facts: Facts, model: CostModel) -> pl.DataFrame:
                        how="diagonal_relaxed")
     merged = merged.with_columns(pl.col(c).cast(pl.Int64).fill_null(0) for c in _COUNTS)
     daily = merged.group_by(_KEYS).agg(pl.col(c).sum() for c in _COUNTS)
-    costs = model.exam_costs.select("family", pl.col("cost_usd").alias("exam_cost_usd"))
+    costs = model.exam_costs.select("family", pl.col("cost").alias("exam_cost"))
     doses = model.doses.select("family", pl.col("msv").alias("dose_msv"))
     valued = daily.join(costs, on="family", how="left").join(doses, on="family", how="left")
     storage_rate = model.storage_cost(1.0)
     return valued.with_columns(
-        (pl.col("avoided_repeats") * pl.col("exam_cost_usd").fill_null(0)).alias("exam_savings"),
-        (pl.col("repeats") * pl.col("exam_cost_usd").fill_null(0)).alias("repeat_cost"),
+        (pl.col("avoided_repeats") * pl.col("exam_cost").fill_null(0)).alias("exam_savings"),
+        (pl.col("repeats") * pl.col("exam_cost").fill_null(0)).alias("repeat_cost"),
         (pl.col("bytes_reclaimable") * storage_rate).alias("storage_savings"),
         (pl.col("avoided_repeats") * pl.col("dose_msv").fill_null(0)).alias("dose_avoided_msv"),
-        pl.when(pl.col("exam_cost_usd").is_null()).then(pl.col("avoided_repeats"))
+        pl.when(pl.col("exam_cost").is_null()).then(pl.col("avoided_repeats"))
         .otherwise(0).alias("unvalued_avoided"),
     ).with_columns(
         (pl.col("exam_savings") + pl.col("storage_savings")).alias("estimated_savings"),
@@ -94,12 +100,15 @@ def kpis(facts: Facts, model: CostModel) -> Kpis:
     """The headline figures: sums of the ledger."""
     totals = ledger(facts, model).select(pl.col(m).sum() for m in _MEASURES).row(0, named=True)
     values: dict[str, Any] = {f.name: _as_field_type(f.type, totals[f.name])
-                              for f in fields(Kpis)}
-    return Kpis(**values)
+                              for f in fields(Kpis) if f.name in totals}
+    return Kpis(**values, currency=model.currency, bytes_per_gb=model.bytes_per_gb)
 
 
 def trend(facts: Facts, model: CostModel, period: str = "month") -> pl.DataFrame:
     """The measures per day, week (from Monday) or month.
+
+    Every period from the first to the last is listed: one without events has zeros, so no
+    chart bridges a gap.
 
     Raises:
         ValueError: an unknown period.
@@ -109,7 +118,13 @@ def trend(facts: Facts, model: CostModel, period: str = "month") -> pl.DataFrame
         raise ValueError(f"period={period!r} must be one of {', '.join(PERIODS)}")
     rows = ledger(facts, model).with_columns(pl.col("day").dt.truncate(PERIODS[period])
                                              .alias("period"))
-    return _totals(rows, ["period"]).sort("period")
+    totals = _totals(rows, ["period"])
+    if not totals.height:
+        return totals
+    first, last = totals["period"].min(), totals["period"].max()
+    every = pl.DataFrame({"period": pl.date_range(first, last, PERIODS[period],  # type: ignore[arg-type]
+                                                  eager=True)})
+    return every.join(totals, on="period", how="left").fill_null(0).sort("period")
 
 
 def breakdown(facts: Facts, model: CostModel, by: str) -> pl.DataFrame:
@@ -153,11 +168,11 @@ def savings_detail(facts: Facts, model: CostModel) -> pl.DataFrame:
     """Per procedure family: counts, the unit cost and dose used, and the row they came from."""
     rows = _totals(ledger(facts, model), ["family"]).filter(
         (pl.col("avoided_repeats") + pl.col("repeats")) > 0)
-    costs = model.exam_costs.select("family", "cpt", "cost_usd",
+    costs = model.exam_costs.select("family", "code", "cost",
                                     pl.col("source").alias("cost_source"))
     doses = model.doses.select("family", "msv", pl.col("source").alias("dose_source"))
     return rows.join(costs, on="family", how="left").join(doses, on="family", how="left").select(
-        "family", "avoided_repeats", "repeats", "cpt", "cost_usd", "exam_savings", "repeat_cost",
+        "family", "avoided_repeats", "repeats", "code", "cost", "exam_savings", "repeat_cost",
         "msv", "dose_avoided_msv", "cost_source", "dose_source").sort("family")
 
 

@@ -28,20 +28,28 @@ from dedup.metrics.snapshot import missing_tables
 __all__ = ["QUERIES", "Facts", "Filters", "drilldown", "facts", "filter_options",
            "filtered_sql", "quarantine", "repeat_intervals", "runs"]
 
-#: figure -> (named query, how the figure is derived from its rows and the reference tables)
+#: figure -> (named queries, what it counts in plain words; the pricing is in metrics.explain)
 QUERIES: dict[str, tuple[str, str]] = {
     "Avoided repeats": ("metric_check_outcomes",
-                        "checks whose latest outcome is 'withdrawn'"),
+                        "Pre-order checks that found a prior study of the same procedure "
+                        "family, after which the order was withdrawn (a check's latest "
+                        "recorded decision counts): each is one exam not done again"),
     "Repeats that happened": ("metric_repeats",
-                              "studies with a `repeat` duplicate row, each counted once"),
+                              "New scans of a procedure family the patient already had inside "
+                              "its look-back window, each study counted once however many "
+                              "priors it repeats"),
     "Storage reclaimable": ("metric_storage_duplicates",
-                            "sum(bytes_reclaimable) of non-repeat duplicate rows"),
+                            "Space that removing stored duplicates would free: re-sent exact "
+                            "copies, the same images stored twice, studies contained in "
+                            "another, and lossy copies of a stored study, each byte counted "
+                            "once (repeats are new scans, not storage duplicates)"),
     "Estimated savings": ("metric_check_outcomes + metric_storage_duplicates",
-                          "avoided repeats x exam_costs.csv cost_usd (per family) + "
-                          "reclaimable bytes / bytes_per_gb x price_per_gb_month x 12 x "
-                          "retention_years (storage_costs.csv)"),
+                          "The exams not done again, each at the cost of one exam of its "
+                          "procedure family, plus the storage the duplicates take, at the "
+                          "storage price over the retention period"),
     "Dose avoided": ("metric_check_outcomes",
-                     "avoided repeats x effective_doses.csv msv (per family)"),
+                     "The exams not done again, each at the typical adult effective dose of "
+                     "one exam of its procedure family"),
 }
 _CHECK_TABLES = ("checks", "outcomes")
 _SHARED_PART = re.compile(r"\{(metric_\w+)\}")

@@ -1,4 +1,5 @@
-"""The dashboard script without a browser (Streamlit's AppTest): states before any data."""
+"""The dashboard script without a browser (Streamlit's AppTest): states before any data, and
+the overview of the demo archive in another site's currency."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dedup import metrics
 from dedup.archive.db import Archive
 from dedup.archive.publish import publish
+from dedup.config import Settings
 from tests.conftest import REPO
+from tests.dashboard.serving import dashboard_config
 
 APP = str(REPO / "dashboards" / "app.py")
 
@@ -47,3 +51,32 @@ def test_dashboard_imports_only_metrics_and_config() -> None:
                  if isinstance(node, ast.ImportFrom) and node.module for alias in node.names}
     ours = {name for name in imported if name.startswith("dedup")}
     assert ours == {"dedup.metrics", "dedup.config.Settings"}
+
+
+def test_the_overview_reads_in_the_sites_currency_and_plain_words(
+        demo_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    german = {"exam_costs": "shipped:exam_costs_de_goae.csv",
+              "storage_costs": "shipped:storage_costs_de.csv"}
+    monkeypatch.setenv("DEDUP_CONFIG", str(dashboard_config(tmp_path, demo_archive, **german)))
+    monkeypatch.delenv("DEDUP_ARCHIVE", raising=False)
+    app = AppTest.from_file(APP, default_timeout=120).run()
+    assert not app.exception
+    model = metrics.load_cost_model(Settings(**german))
+    with metrics.published(demo_archive) as snapshot:
+        facts = metrics.facts(snapshot)
+    shown = {m.label: m.value for m in app.metric}
+    rate = metrics.projection(facts, model)
+    assert rate is not None
+    assert shown == metrics.kpis(facts, model).display() | rate.display()
+    assert shown["Estimated savings"].startswith("EUR ") and shown["Savings per year"][:4] == "EUR "
+    assert {m.label: m.help for m in app.metric if m.help} == metrics.kpi_help(model)
+    tables = [list(frame.value.columns) for frame in app.dataframe]
+    assert tables and not [c for t in tables for c in t if "_" in c or "bytes" in c.lower()]
+    money = [c for t in tables for c in t if "savings" in c.lower()]
+    assert money and all(c.endswith("(EUR)") for c in money)
+
+    price = app.slider(key="price")
+    assert price.label == "Storage price, EUR per GB-month"
+    app = price.set_value(0.01).run()
+    helps = {m.label: m.help for m in app.metric if m.help}
+    assert "EUR 0.01 per GB-month for 10 years (what-if input" in helps["Estimated savings"]

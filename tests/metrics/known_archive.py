@@ -47,17 +47,17 @@ def write_table(path: Path, header: list[str], rows: list[list[object]]) -> str:
 def round_number_settings(folder: Path) -> Settings:
     """Reference tables with round numbers: CT HEAD $100 / 2 mSv, XR CHEST $10 / 0.1 mSv."""
     notes = ["src", "2026"]
-    exam = write_table(folder / "exam.csv", ["family", "cpt", "cost_usd", "basis", "source",
-                                             "retrieved"],
-                       [["CT HEAD", "70450", 100, "b", *notes],
-                        ["xr chest", "71046", 10, "b", *notes]])
+    exam = write_table(folder / "exam.csv", ["family", "code", "cost", "currency", "basis",
+                                             "source", "retrieved"],
+                       [["CT HEAD", "CPT 70450", 100, "USD", "b", *notes],
+                        ["xr chest", "CPT 71046", 10, "usd", "b", *notes]])
     dose = write_table(folder / "dose.csv", ["family", "msv", "basis", "source", "retrieved"],
                        [["CT HEAD", 2, "b", *notes], ["XR CHEST", 0.1, "b", *notes]])
-    storage = write_table(folder / "storage.csv", ["item", "value", "unit", "source",
-                                                   "retrieved"],
-                          [["price_per_gb_month", 1, "USD", *notes],
-                           ["retention_years", 1, "y", *notes], ["bytes_per_gb", 100, "bytes",
-                                                                 *notes]])
+    storage = write_table(folder / "storage.csv", ["item", "value", "unit", "currency",
+                                                   "source", "retrieved"],
+                          [["price_per_gb_month", 1, "USD per GB-month", "USD", *notes],
+                           ["retention_years", 1, "y", "", *notes],
+                           ["bytes_per_gb", 100, "bytes", "", *notes]])
     return Settings(exam_costs=exam, effective_doses=dose, storage_costs=storage)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from dedup.config import Settings
 from dedup.errors import UsageError
-from dedup.metrics.costs import WHAT_IF_SOURCE, load_cost_model, parse_table
+from dedup.metrics.costs import WHAT_IF_SOURCE, load_cost_model, parse_table, shipped_tables
 from tests.conftest import REPO
 from tests.metrics.known_archive import write_table
 
@@ -36,10 +36,12 @@ def _value(frame: pl.DataFrame, key: str, family: str) -> float:
 def test_the_shipped_exam_costs_parse_to_their_values() -> None:
     text = (DATA / "exam_costs.csv").read_text()
     frame = parse_table(text, "exam_costs.csv")
-    assert frame.columns == ["family", "cpt", "basis", "cost_usd", "source", "retrieved"]
+    assert frame.columns == ["family", "code", "basis", "currency", "cost", "source",
+                             "retrieved"]
     assert frame.height == len(_shipped_rows("exam_costs.csv")) - 1
-    assert _value(frame, "cost_usd", "CT HEAD") == pytest.approx(106.55)
-    assert frame.filter(pl.col("family") == "XR CHEST")["cpt"].to_list() == ["71046"]
+    assert _value(frame, "cost", "CT HEAD") == pytest.approx(106.55)
+    assert frame.filter(pl.col("family") == "XR CHEST")["code"].to_list() == ["CPT 71046"]
+    assert set(frame["currency"]) == {"USD"}
 
 
 def test_parse_table_lists_every_bad_row() -> None:
@@ -52,8 +54,8 @@ def test_parse_table_lists_every_bad_row() -> None:
         parse_table(_csv_text([header, *rows]), "exam_costs.csv", "edited exam_costs.csv")
     problems = str(info.value).split("; ")
     assert problems == [
-        "edited exam_costs.csv line 3: cost_usd='n/a' is not a number >= 0",
-        "edited exam_costs.csv line 5: cost_usd='-128.09' is not a number >= 0",
+        "edited exam_costs.csv line 3: cost='n/a' is not a number >= 0",
+        "edited exam_costs.csv line 5: cost='-128.09' is not a number >= 0",
         "edited exam_costs.csv line 6: no family",
         "edited exam_costs.csv line 11: family 'CT HEAD' repeats an earlier row",
     ]
@@ -70,19 +72,20 @@ def test_parse_table_names_the_missing_columns() -> None:
 
 
 def test_bad_reference_tables_are_reported_together(tmp_path: Path) -> None:
-    bad = write_table(tmp_path / "exam.csv", ["family", "cpt", "cost_usd", "basis", "source",
-                                              "retrieved"],
-                      [["CT HEAD", "1", "cheap", "", "", ""], ["", "2", 3, "", "", ""]])
+    bad = write_table(tmp_path / "exam.csv", ["family", "code", "cost", "currency", "basis",
+                                              "source", "retrieved"],
+                      [["CT HEAD", "1", "cheap", "USD", "", "", ""],
+                       ["", "2", 3, "USD", "", "", ""]])
     no_notes = write_table(tmp_path / "dose.csv", ["family", "msv"], [["CT HEAD", 2]])
     with pytest.raises(UsageError) as info:
         load_cost_model(Settings(exam_costs=bad, effective_doses=no_notes,
                                  storage_costs=str(tmp_path / "missing.csv")))
     message = str(info.value)
-    for part in ("cost_usd='cheap' is not a number", "line 3: no family",
+    for part in ("cost='cheap' is not a number", "line 3: no family",
                  "lacks columns ['basis', 'source', 'retrieved']", "cannot read"):
         assert part in message
     with pytest.raises(UsageError, match="repeats an earlier row"):
-        parse_table("item,value,unit,source,retrieved\nx,1,u,s,r\nx,2,u,s,r\n",
+        parse_table("item,value,unit,currency,source,retrieved\nx,1,u,,s,r\nx,2,u,,s,r\n",
                     "storage_costs.csv")
 
 
@@ -125,12 +128,12 @@ def test_storage_cost_is_bytes_over_gb_times_price_months_and_years() -> None:
 def test_what_if_scales_costs_and_doses_and_names_itself() -> None:
     model = load_cost_model(Settings())
     changed = model.what_if(exam_cost_scale=1.5, dose_scale=2)
-    assert _value(changed.exam_costs, "cost_usd", "CT HEAD") == pytest.approx(106.55 * 1.5)
-    assert _value(changed.exam_costs, "cost_usd", "XR CHEST") == pytest.approx(34.22 * 1.5)
+    assert _value(changed.exam_costs, "cost", "CT HEAD") == pytest.approx(106.55 * 1.5)
+    assert _value(changed.exam_costs, "cost", "XR CHEST") == pytest.approx(34.22 * 1.5)
     assert _value(changed.doses, "msv", "CT CHEST") == pytest.approx(14)
     source = changed.exam_costs.filter(pl.col("family") == "CT HEAD")["source"][0]
     assert source.startswith(WHAT_IF_SOURCE + " (x1.5 of the reference value); was: CMS ")
-    assert _value(model.exam_costs, "cost_usd", "CT HEAD") == pytest.approx(106.55)
+    assert _value(model.exam_costs, "cost", "CT HEAD") == pytest.approx(106.55)
     assert changed.storage.equals(model.storage)
 
 
@@ -162,3 +165,74 @@ def test_shipped_tables_cite_a_source_on_every_row() -> None:
     assert set(model.exam_costs["family"]) <= families
     assert set(model.doses["family"]) <= families
     assert model.storage_cost(model.bytes_per_gb) == pytest.approx(0.023 * 12 * 5)
+
+
+def test_a_table_in_the_old_format_says_what_to_rename() -> None:
+    with pytest.raises(UsageError) as info:
+        parse_table("family,cpt,cost_usd,basis,source,retrieved\nCT HEAD,1,2,b,s,r\n",
+                    "exam_costs.csv", "old.csv")
+    assert str(info.value) == (
+        "old.csv lacks columns ['code', 'currency', 'cost']; expected family, code, basis, "
+        "currency, cost, source, retrieved (rename cost_usd to cost and add a currency column "
+        "(USD); rename cpt to code)")
+
+
+def test_money_rows_need_an_iso_currency_code() -> None:
+    header = "family,code,cost,currency,basis,source,retrieved\n"
+    frame = parse_table(header + "CT HEAD,1,2,eur,b,s,r\n", "exam_costs.csv")
+    assert frame["currency"].to_list() == ["EUR"]
+    with pytest.raises(UsageError) as info:
+        parse_table(header + "CT HEAD,1,2,,b,s,r\nXR CHEST,1,2,€,b,s,r\n", "exam_costs.csv")
+    assert str(info.value).split("; ")[:2] == [
+        "exam_costs.csv line 2: currency='' is not an ISO 4217 code",
+        "write the currency of the figure, e.g. USD or EUR",
+    ]
+    assert "line 3: currency='€'" in str(info.value)
+    storage = "item,value,unit,currency,source,retrieved\n"
+    with pytest.raises(UsageError, match="line 2: currency='' is not an ISO 4217 code"):
+        parse_table(storage + "price_per_gb_month,1,u,,s,r\n", "storage_costs.csv")
+    assert parse_table(storage + "retention_years,1,y,,s,r\n", "storage_costs.csv").height == 1
+
+
+def test_a_site_picks_its_shipped_tables_by_name() -> None:
+    assert shipped_tables("exam_costs.csv") == ["exam_costs.csv", "exam_costs_de_goae.csv"]
+    assert shipped_tables("storage_costs.csv") == ["storage_costs.csv", "storage_costs_de.csv"]
+    model = load_cost_model(Settings(exam_costs="shipped:exam_costs_de_goae.csv",
+                                     storage_costs="shipped:storage_costs_de.csv"))
+    assert model.currency == "EUR" and set(model.exam_costs["currency"]) == {"EUR"}
+    assert model.files == ("shipped:exam_costs_de_goae.csv", "shipped:effective_doses.csv",
+                           "shipped:storage_costs_de.csv")
+    assert _value(model.exam_costs, "cost", "CT HEAD") == pytest.approx(209.84)
+    # 10 years (StrlSchG §85), EUR 0.0049 per GB-month, decimal GB
+    assert model.storage_cost(10**9) == pytest.approx(0.0049 * 12 * 10)
+    assert load_cost_model(Settings(exam_costs="shipped:exam_costs.csv")).currency == "USD"
+    with pytest.raises(UsageError, match=r"no shipped table 'shipped:exam_costs_fr.csv'; the "
+                                         r"shipped exam_costs tables are exam_costs.csv, "
+                                         r"exam_costs_de_goae.csv"):
+        load_cost_model(Settings(exam_costs="shipped:exam_costs_fr.csv"))
+    with pytest.raises(UsageError, match="no shipped table"):
+        load_cost_model(Settings(exam_costs="shipped:../data/storage_costs.csv"))
+
+
+def test_tables_in_two_currencies_are_refused() -> None:
+    with pytest.raises(UsageError) as info:
+        load_cost_model(Settings(exam_costs="shipped:exam_costs_de_goae.csv"))
+    assert str(info.value).startswith(
+        "cost model: exam costs are in EUR but the storage price is in USD; every money figure "
+        "must be in one currency")
+
+
+@pytest.mark.parametrize(("exam", "storage", "currency"), [
+    ("exam_costs.csv", "storage_costs.csv", "USD"),
+    ("exam_costs_de_goae.csv", "storage_costs_de.csv", "EUR"),
+])
+def test_every_shipped_money_row_names_its_currency_and_source(exam: str, storage: str,
+                                                               currency: str) -> None:
+    families = {r["family"] for r in csv.DictReader(
+        (REPO / "dedup" / "data" / "procedure_families.csv").open())}
+    model = load_cost_model(Settings(exam_costs=f"shipped:{exam}",
+                                     storage_costs=f"shipped:{storage}"))
+    assert model.currency == currency and set(model.exam_costs["family"]) <= families
+    for frame in (model.exam_costs, model.storage):
+        assert frame["source"].str.len_chars().min() > 10
+        assert frame["retrieved"].str.starts_with("2026-").all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -28,8 +29,9 @@ def test_kpis_have_the_known_answers(built: Path, model_settings: Settings) -> N
     assert kpis.storage_savings == pytest.approx(550 / 100 * 1 * 12 * 1)
     assert kpis.estimated_savings == pytest.approx(110 + 66)
     assert kpis.dose_avoided_msv == pytest.approx(2.1)
-    assert kpis.display() == {"Avoided repeats": "3", "Estimated savings": "$176",
-                              "Storage reclaimable": "550 B", "Dose avoided": "2.1 mSv"}
+    assert (kpis.currency, kpis.bytes_per_gb) == ("USD", 100)  # the round-number tables
+    assert kpis.display() == {"Avoided repeats": "3", "Estimated savings": "USD 176",
+                              "Storage reclaimable": "5.50 GB", "Dose avoided": "2.1 mSv"}
 
 
 def test_kpi_counts_are_integers_and_values_floats(built: Path, model_settings: Settings
@@ -67,6 +69,22 @@ def test_storage_is_never_counted_twice(built: Path, model_settings: Settings) -
     assert top["duplicates"].sum() == kpis.duplicate_studies + kpis.repeats
 
 
+def test_a_trend_lists_every_period_so_no_chart_bridges_a_gap(built: Path,
+                                                              model_settings: Settings) -> None:
+    facts, model = facts_of(built), load_cost_model(model_settings)
+    months = metrics.trend(facts, model, "month")
+    # events from 1 February (repeat study 2, check c3) to 1 May 2024 (check c6)
+    assert months["period"].to_list() == [date(2024, m, 1) for m in range(2, 6)]
+    weeks = metrics.trend(facts, model, "week")
+    assert weeks["period"].diff().drop_nulls().unique().to_list() == [timedelta(days=7)]
+    quiet = weeks.filter(pl.col("period") == date(2024, 1, 29)).row(0, named=True)
+    assert quiet["checks"] == 1 and quiet["duplicate_studies"] == 0  # c3 on Thursday 1 Feb
+    empty = weeks.filter(pl.col("period") == date(2024, 2, 19)).row(0, named=True)
+    assert all(empty[m] == 0 for m in ("checks", "avoided_repeats", "estimated_savings"))
+    days = metrics.trend(facts, model, "day")
+    assert days.height == (date(2024, 5, 1) - date(2024, 2, 1)).days + 1
+
+
 def test_unknown_period_or_dimension_is_refused(built: Path, model_settings: Settings) -> None:
     facts, model = facts_of(built), load_cost_model(model_settings)
     with pytest.raises(ValueError, match="period='year' must be one of day, week, month"):
@@ -82,7 +100,7 @@ def test_savings_detail_names_the_rows_behind_each_figure(built: Path,
     assert set(rows) == {"CT HEAD", "XR CHEST", "MR KNEE"}
     assert (rows["CT HEAD"]["avoided_repeats"], rows["CT HEAD"]["repeats"]) == (1, 1)
     assert rows["CT HEAD"]["repeat_cost"] == pytest.approx(100)
-    assert rows["XR CHEST"]["cost_source"] == "src" and rows["MR KNEE"]["cost_usd"] is None
+    assert rows["XR CHEST"]["cost_source"] == "src" and rows["MR KNEE"]["cost"] is None
 
 
 def test_edited_reference_tables_change_the_savings(built: Path, model_settings: Settings,
