@@ -41,17 +41,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(archive: Path, log_name: str = "serve", **env: str) -> Iterator[str]:
+def running_server(archive: Path, log_name: str = "serve",
+                   preexec: Callable[[], None] | None = None, **env: str) -> Iterator[str]:
     """Start ``dedup serve`` in a subprocess; yield its base URL once /healthz answers ok.
 
-    Its output goes to ``<archive>.<log_name>.log``.
+    Its output goes to ``<archive>.<log_name>.log``; ``preexec`` runs in the child first.
     """
     port = free_port()
     log_path = archive.with_suffix(f".{log_name}.log")
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "dedup", "serve", "--archive", str(archive), "--port",
-         str(port)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+         str(port)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec,
         env={**os.environ, "DEDUP_SERVICE_TOKENS": f"sched:{TOKEN},{OTHER}",
              "DEDUP_CHECK_RELOAD_SECONDS": "0.2", "DEDUP_CHECK_MAX_BODY_BYTES": "4096", **env})
     url = f"http://127.0.0.1:{port}"

@@ -28,6 +28,9 @@ class QuarantineReason(StrEnum):
     BAD_ZIP = "bad-zip"
     PIXEL_LENGTH = "pixel-length"
     DECODE_FAILED = "decode-failed"
+    NOT_A_FILE = "not-a-file"  # a FIFO, device, socket or folder where a file was expected
+    TOO_LARGE = "too-large"  # larger than the max_file_bytes setting
+    OUTSIDE_SOURCE = "outside-source"  # a link or DICOMDIR reference leaving the source
 
 
 @dataclass(frozen=True, slots=True)

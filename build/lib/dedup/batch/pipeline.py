@@ -121,7 +121,7 @@ _Item = Instance | Quarantined | None  # None marks one input skipped as unchang
 def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings
             ) -> Iterator[_Item]:
     """Fingerprint every input not already committed, in walk order."""
-    walked = walk(paths)
+    walked = walk(paths, max_file_bytes=settings.max_file_bytes)
     pending = _unskipped(walked, archive)
     if settings.worker_count == 1:
         for item in pending:

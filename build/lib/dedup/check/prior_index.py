@@ -187,26 +187,52 @@ class PriorIndex:
 
 
 def _row_lookup(keys: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """A function mapping patient keys to their rows (keys are unique; all looked-up exist)."""
+    """A function mapping patient keys to their rows, -1 for a key not among ``keys``."""
     if keys.size and keys.min() >= 0 and keys.max() <= 4 * keys.size + 1024:
-        table = np.full(int(keys.max()) + 1, -1, dtype=np.int64)
+        table = np.full(int(keys.max()) + 2, -1, dtype=np.int64)  # the last entry stays -1
         table[keys] = np.arange(keys.size)
-        return lambda wanted: table[wanted]
+        return lambda wanted: table[np.clip(wanted, -1, table.size - 1)]
     by_key = np.argsort(keys)
-    return lambda wanted: by_key[np.searchsorted(keys, wanted, sorter=by_key)]
+    ordered = keys[by_key]
+
+    def rows(wanted: np.ndarray) -> np.ndarray:
+        if not keys.size:
+            return np.full(wanted.shape, -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(ordered, wanted), keys.size - 1)
+        return np.where(ordered[at] == wanted, by_key[at], -1)
+    return rows
 
 
 def index_arrays(patients: pl.DataFrame, studies: pl.DataFrame, links: pl.DataFrame
                  ) -> dict[str, Any]:
-    """The index's arrays from the rows of the three ``check_*.sql`` queries."""
+    """The index's arrays from the rows of the three ``check_*.sql`` queries.
+
+    The queries filter patient records alike; a study or link whose record is not among the
+    patients anyway (an archive changed by hand, say) is left out with a warning, never
+    taken for another record's.
+    """
     out: dict[str, Any] = {"birth_day": patients["birth_day"].to_numpy(),
                            "sex": patients["sex"].to_numpy()}
     out |= {c: patients[c].rechunk().to_arrow() for c in _PATIENT_TEXT}
     rows = _row_lookup(patients["patient_key"].to_numpy())
-    out |= _study_arrays(studies, rows(studies["patient_key"].to_numpy()), patients.height)
-    out |= _link_arrays(links, rows(links["patient_key_a"].to_numpy()),
-                        rows(links["patient_key_b"].to_numpy()), patients.height)
+    study_rows = rows(studies["patient_key"].to_numpy())
+    row_a, row_b = (rows(links[c].to_numpy()) for c in ("patient_key_a", "patient_key_b"))
+    studies, study_rows = _known(studies, study_rows, study_rows >= 0, "studies")
+    kept = (row_a >= 0) & (row_b >= 0)
+    links, row_a = _known(links, row_a, kept, "links")
+    out |= _study_arrays(studies, study_rows, patients.height)
+    out |= _link_arrays(links, row_a, row_b[kept], patients.height)
     return out
+
+
+def _known(rows: pl.DataFrame, patient_row: np.ndarray, kept: np.ndarray, what: str
+           ) -> tuple[pl.DataFrame, np.ndarray]:
+    """The rows (and their patient rows) whose patient records are in the index."""
+    if bool(kept.all()):
+        return rows, patient_row
+    log.warning("check index: %d %s of patient records outside the index left out",
+                int((~kept).sum()), what)
+    return rows.filter(pl.Series(kept)), patient_row[kept]
 
 
 def _study_arrays(studies: pl.DataFrame, patient_row: np.ndarray, patients: int
@@ -215,10 +241,7 @@ def _study_arrays(studies: pl.DataFrame, patient_row: np.ndarray, patients: int
     family = studies["family"].replace_strict({f: c for c, f in enumerate(families)},
                                               return_dtype=pl.Int32).to_numpy()
     day = studies["study_day"].to_numpy()
-    # one int64 sort key: patient row, family, date (offset to be non-negative)
-    key = (patient_row.astype(np.int64) << 32) | (family.astype(np.int64) << 24) \
-        | (day.astype(np.int64) + (1 << 23))
-    order = np.argsort(key)
+    order = np.lexsort((day, family, patient_row))  # patient row, then family, then date
     return {"families": families, "study_family": family[order], "study_day": day[order],
             "study_detail_row": order,  # the detail columns keep the query's order
             "study_start": np.searchsorted(patient_row[order], np.arange(patients + 1))} | {

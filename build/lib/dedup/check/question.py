@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from dedup.check.strict import calendar_date, whole_number
 from dedup.errors import UsageError
 from dedup.match.linkage import normalise_name
 from dedup.match.procedures import ProcedureRules, classify_procedure
@@ -120,10 +121,10 @@ def _date(field: str, value: str | date | None, problems: list[str], *,
         return value
     text = (value or "").strip()
     try:
-        return date.fromisoformat(text)
-    except ValueError:
+        return calendar_date(text)
+    except ValueError as exc:
         shown = f" (got {text[:20]!r})" if echo else ""
-        problems.append(f"{field} must be a date YYYY-MM-DD{shown}" if text
+        problems.append(f"{field} {exc}{shown}" if text
                         else f"{field} is required (YYYY-MM-DD)")
         return None
 
@@ -162,11 +163,12 @@ def _window(mapping: ProcedureRules, family: str, within_days: int | str | None,
             problems: list[str]) -> int:
     if within_days not in (None, ""):
         text = str(within_days).strip()
-        if not text.isdigit() or not 1 <= int(text) <= _MAX_WINDOW:
+        try:
+            return whole_number(text, 1, _MAX_WINDOW)
+        except ValueError:
             problems.append(f"within_days must be a whole number of days from 1 to "
-                            f"{_MAX_WINDOW} (got {text[:12]!r})")
+                            f"{_MAX_WINDOW}, in digits 0-9 (got {text[:12]!r})")
             return 0
-        return int(text)
     if family and family not in mapping.windows:
         problems.append(f"no look-back window is defined for {family}; pass within_days")
         return 0

@@ -17,9 +17,10 @@ from rich.table import Table
 
 from dedup.archive.publish import published_path
 from dedup.cli.options import SummaryFormatOption, archive_option
-from dedup.cli.output import SummaryFormat, emit_json
+from dedup.cli.output import SummaryFormat, cell, emit_json
 from dedup.config import Settings
 from dedup.errors import ArchiveError, ExitCode
+from dedup.printable import printable
 
 #: The exit code of ``dedup check`` when priors were found (its own meaning of 3).
 PRIORS_FOUND = 3
@@ -65,7 +66,7 @@ def check(
         checker = Checker(archive, settings, CheckLog(archive), one_off=True)
         result = checker.check(question, channel=Channel.CLI)
     except ArchiveError as exc:  # not ExitCode.ARCHIVE: that number means "priors found"
-        print(f"dedup: error: {exc}", file=sys.stderr)
+        print(f"dedup: error: {printable(exc, lines=True)}", file=sys.stderr)
         raise typer.Exit(ExitCode.ERROR) from None
     if fmt is SummaryFormat.JSON:
         emit_json(result.as_dict())
@@ -87,9 +88,10 @@ def _print(result: object) -> None:
                        "patient match"):
             table.add_column(column)
         for p in result.priors:
-            table.add_row(p.study_date.isoformat(), str(p.days_ago), p.institution or "",
-                          p.study_uid, p.location or "not recorded",
-                          f"{p.link_probability:.4f} ({', '.join(p.link_reasons)})")
+            table.add_row(*map(cell, (
+                p.study_date.isoformat(), p.days_ago, p.institution, p.study_uid,
+                p.location or "not recorded",
+                f"{p.link_probability:.4f} ({', '.join(p.link_reasons)})")))
         Console(width=None if sys.stdout.isatty() else 250).print(table)
-    typer.echo(result.recommendation)
+    typer.echo(printable(result.recommendation))
     typer.echo(f"check {result.check_id} (answered from {result.generation})")

@@ -21,6 +21,7 @@ from dedup.cli import (
 )
 from dedup.cli.output import setup_logging
 from dedup.errors import DedupError, ExitCode
+from dedup.printable import printable
 
 app = typer.Typer(
     name="dedup",
@@ -60,7 +61,7 @@ def main() -> None:
     try:
         app()
     except DedupError as exc:
-        print(f"dedup: error: {exc}", file=sys.stderr)
+        print(f"dedup: error: {printable(exc, lines=True)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except Exception:  # a bug: the traceback and the exit code the table gives it
         traceback.print_exc()

@@ -15,6 +15,7 @@ from dedup.cli.options import SummaryFormatOption, config_option
 from dedup.cli.output import SummaryFormat, emit_json, log, progress_reporter
 from dedup.config.file import load_config
 from dedup.errors import ExitCode, UsageError
+from dedup.printable import printable
 
 
 def nightly(
@@ -37,9 +38,9 @@ def nightly(
         emit_json(report.as_dict())
         log.info("%s", report.line())
     else:
-        typer.echo(report.line())
+        typer.echo(printable(report.line()))
     if report.error:
-        print(f"dedup: error: {report.error}", file=sys.stderr)
+        print(f"dedup: error: {printable(report.error, lines=True)}", file=sys.stderr)
     raise typer.Exit(report.exit_code)
 
 

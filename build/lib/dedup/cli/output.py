@@ -14,6 +14,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
+
+from dedup.printable import PrintableRecords, printable
 
 log = logging.getLogger("dedup")
 
@@ -34,9 +37,16 @@ class SummaryFormat(StrEnum):
 
 
 def setup_logging() -> None:
-    """Plain timestamped lines on stderr (what cron mails and journald keeps)."""
+    """Plain timestamped lines on stderr (what cron mails and journald keeps).
+
+    Every message is escaped (:class:`dedup.printable.PrintableRecords`): a file name or URL
+    path cannot forge a line or send the terminal escape codes.
+    """
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, PrintableRecords) for f in handler.filters):
+            handler.addFilter(PrintableRecords())
     log.setLevel(logging.INFO)
 
 
@@ -46,7 +56,12 @@ def emit_json(data: Any) -> None:
 
 
 def emit_rows(rows: Sequence[Mapping[str, Any]], fmt: Format, title: str = "") -> None:
-    """Print rows as a table, CSV or a JSON array."""
+    """Print rows as a table, CSV or a JSON array.
+
+    Values can come from outside (file names, header values): a table shows them escaped
+    (:func:`dedup.printable.printable`) and never as Rich markup; CSV escapes them only on a
+    terminal (a file or pipe gets the exact values); JSON escapes control characters anyway.
+    """
     if fmt is Format.JSON:
         emit_json(list(rows))
         return
@@ -56,14 +71,21 @@ def emit_rows(rows: Sequence[Mapping[str, Any]], fmt: Format, title: str = "") -
 
         writer = csv.DictWriter(sys.stdout, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
+        shown = sys.stdout.isatty()
+        writer.writerows({c: printable(v) if shown and isinstance(v, str) else v
+                          for c, v in row.items()} for row in rows)
         return
     table = Table(title=title or None)
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+        table.add_row(*(cell(row[c]) for c in columns))
     Console().print(table)
+
+
+def cell(value: object) -> Text:
+    """A table cell of a value from outside: escaped, and never read as Rich markup."""
+    return Text("" if value is None else printable(value))
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat
 import zipfile
 from collections.abc import MutableSequence
 from dataclasses import dataclass
@@ -110,11 +111,25 @@ class _Reject(Exception):
 def _load(location: Location, settings: Settings) -> bytes | mmap.mmap:
     if location.member is not None:
         return _read_member(location, settings)
-    with open(location.path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
+    with open(os.open(location.path, _OPEN_FLAGS), "rb") as fh:
+        size = _regular_size(os.fstat(fh.fileno()), settings)
         if size and size >= settings.mmap_threshold:
             return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         return fh.read()
+
+
+#: Opening never waits (on a FIFO a writer never opens) nor takes a controlling terminal.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+
+
+def _regular_size(st: os.stat_result, settings: Settings) -> int:
+    """The size of an opened input, which must be a regular file within ``max_file_bytes``."""
+    if not stat.S_ISREG(st.st_mode):
+        raise _Reject(QuarantineReason.NOT_A_FILE, "not a regular file; not read")
+    if st.st_size > settings.max_file_bytes:
+        raise _Reject(QuarantineReason.TOO_LARGE, f"{st.st_size} bytes, more than "
+                      f"max_file_bytes ({settings.max_file_bytes}); not read")
+    return st.st_size
 
 
 @lru_cache(maxsize=2)

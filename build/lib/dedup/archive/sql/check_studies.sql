@@ -1,6 +1,7 @@
 -- Studies a pre-order check can return: a known procedure family (a fallback family never
--- raises a repeat warning) and a study date. $birth (a DATE, or NULL for all) keeps the
--- patients born that day only. `location` is where the images are: the folder (or zip file)
+-- raises a repeat warning) and a study date, of a patient record check_patients.sql returns
+-- (one with a birth date; both queries filter patients alike, so every study has its record).
+-- $birth (a DATE, or NULL for all) keeps the patients born that day only. `location` is where the images are: the folder (or zip file)
 -- common to the study's instances as first read, NULL for metadata-only archives.
 WITH spread AS (
     SELECT study_key, min(location) AS lo, max(location) AS hi
@@ -25,8 +26,8 @@ SELECT s.patient_key,
        s.n_instances,
        f.location
 FROM studies AS s
+JOIN patients AS p USING (patient_key)
 JOIN study_procedures AS sp USING (study_key)
 LEFT JOIN folder AS f USING (study_key)
 WHERE sp.known AND s.study_date IS NOT NULL
-  AND ($birth IS NULL
-       OR s.patient_key IN (SELECT patient_key FROM patients WHERE birth_date = $birth))
+  AND p.birth_date IS NOT NULL AND ($birth IS NULL OR p.birth_date = $birth)
