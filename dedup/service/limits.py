@@ -9,8 +9,9 @@ extended here (:func:`bounded_protocol`):
 - a request's headers must be complete within ``check_header_seconds`` of the connection
   opening, or of the end of the previous response on a kept-alive connection; otherwise the
   connection is closed;
-- headers are parsed by h11, whose buffer of an incomplete request is bounded
-  (:data:`MAX_HEADER_BYTES`; more is a 400), where the httptools parser takes any size;
+- headers are parsed by h11, which buffers at most :data:`MAX_HEADER_BYTES` of a request
+  whose headers are not complete yet (more is a 400), where the httptools parser takes
+  headers of any size;
 - at most ``check_max_connections`` connections are open at once, and at most
   ``check_max_client_connections`` from one address (0: no limit per address); a connection
   beyond either is closed as soon as it is accepted.
