@@ -1,1 +1,0 @@
-"""The DuckDB archive: one door (db), migrations (schema), batch writes (writer), snapshots."""

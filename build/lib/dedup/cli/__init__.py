@@ -1,1 +1,0 @@
-"""Command-line interface: thin layers that parse, call one library function, format."""

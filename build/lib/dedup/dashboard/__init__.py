@@ -1,1 +1,0 @@
-"""The savings dashboard (Streamlit); ``app.py`` is the script ``dedup dashboard`` runs."""

@@ -1,1 +1,0 @@
-"""Fingerprints: canonical pixel hash, acquisition signature, study MinHash signatures."""

@@ -1,1 +1,0 @@
-"""Ingest: enumerate sources and read DICOM headers without loading what is not needed."""
