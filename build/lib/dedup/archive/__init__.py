@@ -1,0 +1,1 @@
+"""The DuckDB archive: one door (db), migrations (schema), batch writes (writer), snapshots."""

@@ -1,0 +1,9 @@
+-- Studies to classify into a procedure family: none yet, or from another mapping version ($1).
+-- Columns follow classify_procedure(modalities, body_part, description, code, series).
+SELECT s.study_key, s.modalities, s.body_part, s.description, s.procedure_code,
+       (SELECT string_agg(DISTINCT se.description, ' | ' ORDER BY se.description)
+        FROM series AS se WHERE se.study_key = s.study_key) AS series
+FROM studies AS s
+LEFT JOIN study_procedures AS p USING (study_key)
+WHERE p.study_key IS NULL OR p.mapping <> $1
+ORDER BY s.study_key

@@ -1,0 +1,2 @@
+-- One row per archived study: study_uid. No parameters.
+SELECT study_uid FROM studies

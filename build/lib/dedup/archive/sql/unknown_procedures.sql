@@ -1,0 +1,7 @@
+-- Procedures no row of the family table matched, most frequent first.
+SELECT p.family AS fallback_family, s.modalities, s.body_part, s.description,
+       count(*) AS studies
+FROM study_procedures AS p JOIN studies AS s USING (study_key)
+WHERE NOT p.known
+GROUP BY ALL
+ORDER BY studies DESC, fallback_family, s.description

@@ -1,0 +1,197 @@
+"""The batch indexer: walk sources, fingerprint in worker processes, commit in batches.
+
+The long work (reading and hashing) runs in worker processes and never inside a
+transaction; each batch of results is committed in one transaction, so ``kill -9`` at any
+moment leaves the archive consistent, and the next run skips what is already committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from itertools import islice
+from pathlib import Path
+
+import polars as pl
+
+from dedup.archive.db import Archive, batch_lock
+from dedup.archive.publish import publish
+from dedup.archive.writer import BatchCounts, commit_batch
+from dedup.batch.runs import RunTotals, check_signature_settings, recorded_run
+from dedup.check.log import fold_check_log
+from dedup.config import Settings
+from dedup.errors import NothingDone
+from dedup.fingerprint.instance import die_with, fingerprint_location, fingerprint_many
+from dedup.ingest.sources import walk
+from dedup.match import match
+from dedup.records import Instance, Location, Quarantined, RunSummary
+
+_TASK_FILES = 16  # locations per worker task
+_SKIP_CHUNK = 1000  # locations per skip lookup
+
+Progress = Callable[[int, int], None]  # (inputs done, bytes done)
+
+
+def index(paths: Iterable[str | Path], settings: Settings,
+          progress: Progress | None = None) -> RunSummary:
+    """Index ``paths`` into the archive named by ``settings.archive``.
+
+    Args:
+        paths: folders, files, zip files or DICOMDIR media roots.
+        settings: archive path, workers, batch size, signature parameters.
+        progress: called after each input with running totals.
+
+    Returns:
+        The run summary (also stored in the ``runs`` table).
+
+    Raises:
+        ArchiveLocked: another batch run holds the archive.
+        NothingDone: inputs were found but none could be indexed.
+
+    """
+    started = time.monotonic()
+    loader = threading.Thread(target=_preload, name="dedup-preload", daemon=True)
+    loader.start()
+    with batch_lock(settings.archive), Archive.open(settings.archive) as archive:
+        check_signature_settings(archive, settings)
+        totals = RunTotals()
+        with recorded_run(archive, "index", totals) as run_id:
+            _commit_all(archive, run_id, _stream(paths, archive.cursor(), settings), settings,
+                        totals, progress, loader)
+            matched = match(archive, settings, run_id=run_id)
+            totals.duplicates = {**matched.duplicates, "exact": matched.exact}
+        fold_check_log(archive)  # checks and outcomes the service logged since the last run
+        if settings.publish:
+            publish(archive)
+        summary = totals.summary(run_id, "ok", time.monotonic() - started)
+    if summary.files and not (summary.instances or summary.recognised or summary.skipped):
+        raise NothingDone(f"none of {summary.files} inputs could be indexed "
+                          f"({_reasons_text(summary.quarantine_reasons)}); "
+                          "see `dedup quarantine`", summary.as_dict())
+    return summary
+
+
+def _commit_all(archive: Archive, run_id: int, items: Iterator[_Item], settings: Settings,
+                totals: RunTotals, progress: Progress | None, loader: threading.Thread) -> None:
+    """Commit batches in a writer thread while the next batch is read and fingerprinted.
+
+    The first commit waits for the background imports, so no module is ever imported by
+    two threads at once.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="dedup-commit") as writer:
+        pending: Future[tuple[BatchCounts, int]] | None = None
+        for batch, skipped in _batches(items, settings):
+            loader.join()
+            if pending is not None:
+                totals.add(*pending.result())
+                if progress:
+                    progress(totals.inputs, totals.bytes)
+            pending = writer.submit(_commit, archive, run_id, batch, settings, skipped)
+        if pending is not None:
+            totals.add(*pending.result())
+    loader.join()
+
+
+def _commit(archive: Archive, run_id: int, batch: list[Instance | Quarantined],
+            settings: Settings, skipped: int) -> tuple[BatchCounts, int]:
+    return commit_batch(archive, run_id, batch, settings, skipped=skipped), skipped
+
+
+def _preload() -> None:
+    """Import what matching needs (SciPy via datasketch, Splink) while workers read files."""
+    for module in ("datasketch", "splink"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
+def _reasons_text(reasons: dict[str, int]) -> str:
+    return ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items())) or "none"
+
+
+_Item = Instance | Quarantined | None  # None marks one input skipped as unchanged
+
+
+def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings
+            ) -> Iterator[_Item]:
+    """Fingerprint every input not already committed, in walk order."""
+    walked = walk(paths)
+    pending = _unskipped(walked, archive)
+    if settings.worker_count == 1:
+        for item in pending:
+            yield item if not isinstance(item, Location) else fingerprint_location(item, settings)
+        return
+    # forkserver: workers fork from a clean, preloaded server, not from this process
+    # (which has DuckDB threads running), and start in milliseconds.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["dedup.fingerprint.instance"])
+    with ProcessPoolExecutor(settings.worker_count, mp_context=context, initializer=die_with,
+                             initargs=(os.getpid(),)) as pool:
+        yield from _parallel(pending, pool, settings)
+
+
+def _parallel(pending: Iterator[Location | Quarantined | None], pool: ProcessPoolExecutor,
+              settings: Settings) -> Iterator[_Item]:
+    """Run tasks of a few locations each, at most 4 per worker in flight, results in order."""
+    in_flight: deque[Future[list[Instance | Quarantined]] | list[_Item]] = deque()
+    limit = settings.worker_count * 4
+    task: list[Location] = []
+    for item in pending:
+        if isinstance(item, Location):
+            task.append(item)
+            if len(task) < _TASK_FILES:
+                continue
+            in_flight.append(pool.submit(fingerprint_many, task, settings))
+            task = []
+        else:
+            in_flight.append([item])
+        while len(in_flight) > limit:
+            yield from _result(in_flight.popleft())
+    if task:
+        in_flight.append(pool.submit(fingerprint_many, task, settings))
+    while in_flight:
+        yield from _result(in_flight.popleft())
+
+
+def _result(entry: Future[list[Instance | Quarantined]] | list[_Item]) -> list[_Item]:
+    return entry if isinstance(entry, list) else list(entry.result())
+
+
+def _unskipped(walked: Iterator[Location | Quarantined], archive: Archive
+               ) -> Iterator[Location | Quarantined | None]:
+    """Replace inputs unchanged since a committed run (path, size, mtime) by ``None``."""
+    while chunk := list(islice(walked, _SKIP_CHUNK)):
+        locations = [c for c in chunk if isinstance(c, Location)]
+        frame = pl.DataFrame({"location": [c.key for c in locations],
+                              "size": [c.size for c in locations],
+                              "mtime": [c.mtime for c in locations]},
+                             schema={"location": pl.String, "size": pl.Int64,
+                                     "mtime": pl.Float64})
+        with archive.registered(walk_chunk=frame):
+            known = set(archive.run("unchanged_files")["location"].to_list())
+        for item in chunk:
+            yield None if isinstance(item, Location) and item.key in known else item
+
+
+def _batches(items: Iterator[_Item], settings: Settings
+             ) -> Iterator[tuple[list[Instance | Quarantined], int]]:
+    """Group results into batches of ``settings.batch_files`` (skips count, not stored)."""
+    batch: list[Instance | Quarantined] = []
+    skipped = 0
+    for item in items:
+        if item is None:
+            skipped += 1
+        else:
+            batch.append(item)
+        if len(batch) + skipped >= settings.batch_files:
+            yield batch, skipped
+            batch, skipped = [], 0
+    if batch or skipped:
+        yield batch, skipped
+

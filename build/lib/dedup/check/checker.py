@@ -1,0 +1,156 @@
+"""The pre-order check: whether a patient already has a recent study of the kind ordered.
+
+:meth:`Checker.check` is the one way to ask, behind the CLI (``dedup check``), the HTTP API
+and the CDS Hooks service. Answers come from the published snapshot through an in-memory index
+(:mod:`dedup.check.prior_index`), never from the live archive, so checks keep working while the
+nightly batch writes: a service holds the whole index and keeps it current
+(:mod:`dedup.check.holder`); a one-off check reads only the records born on the question's
+birth date. Every answer is written to the check log (:mod:`dedup.check.log`) with the patient
+pseudonymised, when the checker has one.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from dedup.check.holder import IndexHolder
+from dedup.check.link import Person, sex_code
+from dedup.check.log import CheckLog
+from dedup.check.prior_index import PriorIndex, Query, day_number
+from dedup.check.question import Channel, Outcome, Question, parse_question
+from dedup.check.result import CheckResult, Prior, recommendation
+from dedup.config import Settings
+from dedup.errors import UsageError
+from dedup.match.linkage import normalise_name
+from dedup.match.procedures import load_mapping
+
+__all__ = ["Checker"]
+
+
+class Checker:
+    """Answers pre-order questions from an archive's published snapshot and logs them.
+
+    Args:
+        archive_path: the archive; its published snapshot is read, never the file itself.
+        settings: linkage threshold and prior, mapping tables, reload interval.
+        check_log: where checks and outcomes are recorded (``None``: not recorded).
+        one_off: answer each question from an index of only the records born on its birth
+            date, read when it is asked (a single check, e.g. ``dedup check``), instead of
+            holding the whole index in memory and current (a service).
+
+    """
+
+    def __init__(self, archive_path: str | Path, settings: Settings | None = None,
+                 check_log: CheckLog | None = None, *, one_off: bool = False) -> None:
+        self.settings = settings or Settings(archive=str(archive_path))
+        self.mapping = load_mapping(self.settings.procedure_families,
+                                    self.settings.lookback_windows)
+        self.holder = IndexHolder(archive_path, self.settings.check_reload_seconds)
+        self.log = check_log
+        self.one_off = one_off
+
+    def check(self, question: Question, *, client: str | None = None,
+              channel: Channel = Channel.LIBRARY) -> CheckResult:
+        """Answer ``question`` and record it in the check log.
+
+        Args:
+            question: what :meth:`parse` (or :func:`parse_question`) made of the request.
+            client: who asked, for the log; ``None``: the local user (``user:<login>``).
+            channel: where the question came from.
+
+        Raises:
+            ArchiveError: nothing has been published yet.
+
+        """
+        started = time.perf_counter()
+        index = (self.holder.born_on(question.birth_date) if self.one_off
+                 else self.holder.current())
+        result = _answer(index, question, self.settings)
+        if self.log is not None:
+            self.log.record_check(question, result,
+                                  client=_local_user() if client is None else client,
+                                  channel=channel,
+                                  latency_ms=(time.perf_counter() - started) * 1000)
+        return result
+
+    def record_outcome(self, check_id: str, outcome: Outcome | str, reason: str | None, *,
+                       client: str, channel: Channel, decided_at: datetime | None = None
+                       ) -> datetime:
+        """Record what the scheduler decided for an earlier check.
+
+        Raises:
+            UsageError: no check log, an unknown check ID or outcome.
+
+        """
+        if self.log is None:
+            raise UsageError("this checker has no check log; outcomes cannot be recorded")
+        return self.log.record_outcome(check_id, Outcome(outcome), reason, client=client,
+                                       channel=channel, decided_at=decided_at)
+
+    def parse(self, **fields: Any) -> Question:
+        """:func:`parse_question` with this checker's mapping."""
+        return parse_question(self.mapping, **fields)
+
+
+def _answer(index: PriorIndex, question: Question, settings: Settings) -> CheckResult:
+    """Look up the priors of ``question`` in ``index`` (pure: no I/O, no logging).
+
+    Returns:
+        The result; ``check_id`` is new, ``latency_ms`` is the lookup time.
+
+    """
+    started = time.perf_counter()
+    query = Query(Person(normalise_name(question.name), sex_code(question.sex),
+                         question.issuer), day_number(question.birth_date), question.patient_id)
+    matches = index.people(query, prior=settings.link_prior, threshold=settings.link_threshold)
+    order_day = day_number(question.order_date)
+    rows = index.priors(matches, question.family, order_day, question.window_days)
+    priors = tuple(_prior(row, question.family, order_day) for row in rows)
+    return CheckResult(
+        check_id=_new_id(), asked_at=datetime.now(UTC).replace(tzinfo=None),
+        family=question.family, window_days=question.window_days,
+        order_date=question.order_date, patients_matched=len(matches), priors=priors,
+        recommendation=recommendation(question, priors, len(matches)),
+        generation=index.generation,
+        latency_ms=round((time.perf_counter() - started) * 1000, 3))
+
+
+def _prior(row: dict[str, Any], family: str, order_day: int) -> Prior:
+    return Prior(study_uid=row["study_uid"],
+                 study_date=date.fromordinal(date(1970, 1, 1).toordinal() + row["study_day"]),
+                 days_ago=order_day - row["study_day"], institution=row["institution"],
+                 family=family, description=row["description"], modalities=row["modalities"],
+                 location=row["location"], n_instances=int(row["n_instances"]),
+                 link_probability=round(row["probability"], 6), link_reasons=row["reasons"])
+
+
+_random = bytearray()
+_random_lock = threading.Lock()
+
+
+def _new_id() -> str:
+    """A random (version 4) UUID.
+
+    The kernel's randomness is fetched 4 KiB at a time: one ``os.urandom`` call per check
+    costs tens of microseconds on some virtual machines.
+    """
+    with _random_lock:
+        if len(_random) < 16:
+            _random.extend(os.urandom(4096))
+        raw = bytes(_random[:16])
+        del _random[:16]
+    return str(uuid.UUID(bytes=raw, version=4))
+
+
+def _local_user() -> str:
+    try:
+        return f"user:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "user:unknown"

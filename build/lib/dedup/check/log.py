@@ -1,0 +1,275 @@
+"""The check log: every pre-order check and every recorded outcome, owned by the service.
+
+The archive belongs to the nightly batch (one writer per DuckDB file), so online writes go to
+a store the service owns: an SQLite file in WAL mode next to the archive
+(``<archive>.checks.sqlite``), which several processes (the server, ``dedup check``) may
+write at once. The batch folds new rows into the archive's ``checks`` and ``outcomes`` tables
+with :func:`fold_check_log`, idempotently by primary key, before it publishes; the dashboard
+counts them there.
+
+No name, ID or birth date is stored: the patient is a keyed pseudonym
+(:mod:`dedup.check.pseudonym`). The log's statements are named files under ``sql/`` (its
+schema is ``sql/check_log.sql``); those that read rows by table are built by ``*_sql()``
+functions from the column lists below.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+
+from dedup.archive.db import Archive, beside, named_sql
+from dedup.check.pseudonym import key_path, load_key, pseudonym
+from dedup.check.question import Channel, Outcome, Question
+from dedup.check.result import CheckResult
+from dedup.errors import StorageError, UsageError
+
+__all__ = ["FOLD_OVERLAP", "CheckLog", "UnknownCheck", "fold_check_log", "log_path"]
+
+#: The columns of the log's two tables, in table order.
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "checks": ("check_id", "asked_at", "client", "channel", "patient_pseudonym", "family",
+               "modality", "order_date", "within_days", "institution", "n_priors",
+               "prior_study_uids", "recommendation", "latency_ms"),
+    "outcomes": ("check_id", "decided_at", "outcome", "reason", "client", "channel"),
+}
+#: The column of each table that says when its row was written.
+_CLOCKS = {"checks": "asked_at", "outcomes": "decided_at"}
+_MAX_TEXT = 500
+log = logging.getLogger("dedup.check")
+#: Rows this much older than the newest folded row are read again (INSERT OR IGNORE makes the
+#: overlap harmless); it covers rows committed late by a concurrent writer.
+FOLD_OVERLAP = timedelta(days=1)
+
+
+class UnknownCheck(UsageError):
+    """An outcome names a check ID this log has never seen."""
+
+
+@cache
+def _log_sql(name: str) -> str:
+    """Return the text of ``dedup/check/sql/<name>.sql``."""
+    return resources.files("dedup.check").joinpath("sql", f"{name}.sql").read_text()
+
+
+def _rows_sql(table: str) -> str:
+    """Every row of a log table, in the order written."""
+    return f"SELECT {', '.join(_COLUMNS[table])} FROM {table} ORDER BY rowid"
+
+
+def _rows_since_sql(table: str) -> str:
+    """The rows of a log table written at ``?`` (ISO text) or later, oldest first."""
+    clock = _CLOCKS[table]
+    return (f"SELECT {', '.join(_COLUMNS[table])} FROM {table} WHERE {clock} >= ? "
+            f"ORDER BY {clock}")
+
+
+def log_path(archive_path: str | Path) -> Path:
+    """The check log of an archive: ``<archive>.checks.sqlite`` next to it."""
+    return beside(archive_path, ".checks.sqlite")
+
+
+class CheckLog:
+    """The service-owned store of checks and outcomes (thread-safe, multi-process safe).
+
+    Args:
+        archive_path: the archive the log sits next to.
+        background: write check rows from a thread, in batches, so a request never waits on
+            the disk (the server's choice). A crash loses at most the rows of the last few
+            milliseconds; a write failure makes every later check fail loudly. Outcomes are
+            always written before the call returns.
+
+    Raises:
+        StorageError: the log cannot be opened or written.
+
+    """
+
+    def __init__(self, archive_path: str | Path, *, background: bool = False) -> None:
+        self.path = log_path(archive_path)
+        self._key = load_key(key_path(archive_path))
+        self._lock = threading.Lock()
+        self._failure = ""
+        self._queue: queue.SimpleQueue[tuple[object, ...] | threading.Event | None] | None = (
+            queue.SimpleQueue() if background else None)
+        self._writer: threading.Thread | None = None
+        try:
+            self._con = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+            self._con.executescript(_log_sql("check_log"))
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open the check log {str(self.path)!r}: {exc}") from None
+        if self._queue is not None:
+            self._writer = threading.Thread(target=self._drain, name="dedup-check-log",
+                                            daemon=True)
+            self._writer.start()
+
+    def close(self) -> None:
+        """Write what is queued and close the connection."""
+        if self._queue is not None and self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(timeout=30)
+            self._writer = None
+        with self._lock:
+            self._con.close()
+
+    def flush(self) -> None:
+        """Wait until every check recorded so far is written (no-op when not background)."""
+        if self._queue is not None and self._writer is not None:
+            done = threading.Event()
+            self._queue.put(done)
+            done.wait(timeout=30)
+        if self._failure:
+            raise StorageError(self._failure)
+
+    def record_check(self, question: Question, result: CheckResult, *, client: str,
+                     channel: Channel, latency_ms: float) -> None:
+        """Write one check: who, when, the question (pseudonymised), what was returned."""
+        who = pseudonym(self._key, question.name, question.birth_date.isoformat(),
+                        question.sex)
+        row = (result.check_id, _iso(result.asked_at), client[:_MAX_TEXT], str(channel), who,
+               result.family, question.modality, result.order_date.isoformat(),
+               result.window_days, question.institution[:_MAX_TEXT] or None,
+               len(result.priors), json.dumps([p.study_uid for p in result.priors]),
+               result.recommendation, round(latency_ms, 3))
+        if self._failure:
+            raise StorageError(self._failure)
+        if self._queue is None:
+            self._write(_log_sql("insert_check"), row)
+        else:
+            self._queue.put(row)
+
+    def _drain(self) -> None:
+        """The background writer: one transaction per batch of queued rows."""
+        assert self._queue is not None
+        stop = False
+        while not stop:
+            waiting: list[threading.Event] = []
+            rows: list[tuple[object, ...]] = []
+            item = self._queue.get()
+            while True:
+                if item is None:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    waiting.append(item)
+                else:
+                    rows.append(item)
+                if stop or len(rows) >= 1000 or self._queue.empty():
+                    break
+                item = self._queue.get()
+            self._write_many(rows)
+            for event in waiting:
+                event.set()
+
+    def _write_many(self, rows: list[tuple[object, ...]]) -> None:
+        if not rows:
+            return
+        try:
+            with self._lock, self._con:  # one transaction, committed on leaving
+                self._con.executemany(_log_sql("insert_check"), rows)
+        except sqlite3.Error as exc:
+            self._failure = f"cannot write the check log {str(self.path)!r}: {exc}"
+            log.error("%d check rows not written: %s", len(rows), exc)
+
+    def record_outcome(self, check_id: str, outcome: Outcome, reason: str | None, *,
+                       client: str, channel: Channel, decided_at: datetime | None = None
+                       ) -> datetime:
+        """Write what was decided after check ``check_id`` (repeating one is harmless).
+
+        Returns:
+            The decision time stored (UTC).
+
+        Raises:
+            UnknownCheck: no check with that ID was logged.
+
+        """
+        if not self.has_check(check_id):
+            raise UnknownCheck(f"unknown check_id {check_id[:64]!r}: record outcomes only for "
+                               "checks this service answered")
+        when = (decided_at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+        self._write(_log_sql("insert_outcome"),
+                    (check_id, _iso(when), str(outcome), (reason or "")[:_MAX_TEXT] or None,
+                     client[:_MAX_TEXT], str(channel)))
+        return when
+
+    def has_check(self, check_id: str) -> bool:
+        """Whether a check with this ID was logged."""
+        self.flush()
+        with self._lock:
+            return self._con.execute(_log_sql("has_check"), [check_id]).fetchone() is not None
+
+    def rows(self, table: str) -> list[dict[str, object]]:
+        """Every row of ``checks`` or ``outcomes`` (for tests and audits)."""
+        columns = _COLUMNS[table]
+        self.flush()
+        with self._lock:
+            cursor = self._con.execute(_rows_sql(table))
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def _write(self, sql: str, row: tuple[object, ...]) -> None:
+        try:
+            with self._lock, self._con:
+                self._con.execute(sql, row)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot write the check log {str(self.path)!r}: {exc}") from None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="microseconds")
+
+
+def fold_check_log(archive: Archive) -> tuple[int, int]:
+    """Copy new check-log rows into the archive's ``checks`` and ``outcomes`` tables.
+
+    Reads the log read-only (the service keeps writing meanwhile). Rows from one
+    :data:`FOLD_OVERLAP` before the newest folded row onwards are read again and inserted
+    with ``INSERT OR IGNORE``, so running it twice, or after a crash, adds nothing twice.
+
+    Args:
+        archive: the batch's writable archive (the caller holds the batch lock).
+
+    Returns:
+        Rows added to ``checks`` and ``outcomes``.
+
+    """
+    path = log_path(archive.path)
+    if not path.exists():
+        return 0, 0
+    before = archive.run("check_log_in_archive").row(0, named=True)
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        frames = {"checks": _new_rows(con, "checks", before["newest_check"]),
+                  "outcomes": _new_rows(con, "outcomes", before["newest_outcome"])}
+    finally:
+        con.close()
+    with archive.transaction():
+        for table, frame in frames.items():
+            if frame.height:
+                archive.register("folded_rows", frame)
+                try:
+                    archive.execute(named_sql(f"fold_{table}"))
+                finally:
+                    archive.unregister("folded_rows")
+        after = archive.run("check_log_in_archive").row(0, named=True)
+    return after["checks"] - before["checks"], after["outcomes"] - before["outcomes"]
+
+
+def _new_rows(con: sqlite3.Connection, table: str, newest: datetime | None) -> pl.DataFrame:
+    """The log's rows of ``table`` from :data:`FOLD_OVERLAP` before ``newest`` onwards."""
+    since = _iso(newest - FOLD_OVERLAP) if newest is not None else ""
+    columns = _COLUMNS[table]
+    rows = con.execute(_rows_since_sql(table), [since]).fetchall()
+    frame = pl.DataFrame(rows, schema=list(columns), orient="row", infer_schema_length=None)
+    if not frame.height:
+        return frame
+    frame = frame.with_columns(pl.col(_CLOCKS[table]).str.to_datetime("%Y-%m-%d %H:%M:%S%.f"))
+    if "order_date" in columns:
+        frame = frame.with_columns(pl.col("order_date").str.to_date("%Y-%m-%d"))
+    return frame

@@ -1,0 +1,298 @@
+"""The pre-order check's in-memory index of the published archive, rebuilt per generation.
+
+A check must answer in about a millisecond while the nightly batch writes, so it never queries
+the archive per request. :func:`build_index` reads the published snapshot once (three named
+queries) into columnar arrays:
+
+* patient records sorted by birth date (the blocking key of the linkage model), with names,
+  sex, issuer and ID, so the candidates for a question are one binary search away;
+* linked record pairs (the linkage model's decisions) as adjacency lists;
+* studies of a known procedure family sorted by patient, family and date, with the details a
+  prior shows (UID, institution, where the images are) in an Arrow table.
+
+:func:`save_index` and :func:`load_index` move an index between processes through memory-mapped
+files: :class:`dedup.check.holder.IndexHolder` builds each new generation in a separate, niced
+process and maps the result in, so the build never competes with requests for the GIL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from dedup.archive.db import Archive, named_sql
+from dedup.check.link import Person, decide
+from dedup.match.linkage import NameParts, normalise_name
+
+log = logging.getLogger("dedup.check")
+_DETAILS = ("study_uid", "institution", "description", "modalities", "n_instances", "location")
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalised(name: str) -> tuple[NameParts, frozenset[str]]:
+    """Normalised name and its words (cached: common names recur, and so do patients)."""
+    parts = normalise_name(name)
+    return parts, frozenset(parts.words)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """The patient asked about, normalised for matching."""
+
+    person: Person
+    birth_day: int  # days since 1970-01-01
+    patient_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A patient record taken to be the person asked about, with the evidence."""
+
+    row: int
+    probability: float
+    reasons: tuple[str, ...]
+
+
+#: The index's NumPy arrays. Per patient record, in birth-date order: ``birth_day``, ``sex``
+#: and where its studies and links start (``study_start``, ``link_start``: one more entry than
+#: records, so record ``r`` owns positions ``start[r]`` to ``start[r + 1]``). Per study, sorted
+#: by patient record, family and date: ``study_family`` (a code into ``families``),
+#: ``study_day`` and ``study_detail_row`` (its row in the detail columns). Per link, both ways
+#: round: ``link_target`` (the other record), ``link_probability`` and ``link_reason`` (a code
+#: into ``reasons``).
+_NUMPY = ("birth_day", "sex", "study_family", "study_day", "study_detail_row", "study_start",
+          "link_start", "link_target", "link_probability", "link_reason")
+_PATIENT_TEXT = ("name", "issuer", "patient_id")
+
+
+class PriorIndex:
+    """Columnar, read-only lookup structures over one published generation.
+
+    Args:
+        arrays: what :func:`index_arrays` computes (or :func:`load_index` maps back in).
+        generation: the snapshot's name, reported with each answer.
+
+    """
+
+    def __init__(self, arrays: dict[str, Any], generation: str) -> None:
+        self.generation = generation
+        self.built_at = time.time()
+        self.arrays = arrays
+        self._birth_day, self._sex = arrays["birth_day"], arrays["sex"]
+        self._study_family, self._study_day = arrays["study_family"], arrays["study_day"]
+        self._study_detail_row = arrays["study_detail_row"]
+        self._study_start, self._link_start = arrays["study_start"], arrays["link_start"]
+        self._link_target = arrays["link_target"]
+        self._link_probability, self._link_reason = (arrays["link_probability"],
+                                                     arrays["link_reason"])
+        self._names, self._issuers, self._ids = (arrays[c] for c in _PATIENT_TEXT)
+        self._details = [arrays[c] for c in _DETAILS]
+        self._family_codes = {family: code for code, family in enumerate(arrays["families"])}
+        self._reasons = [tuple(r) for r in arrays["reasons"]]
+        self.patients = len(self._birth_day)
+        self.studies = len(self._study_day)
+        if self.patients:  # the first Arrow scalar read is slow: take it here, not in a check
+            self.priors([Match(0, 1.0, ())], next(iter(self._family_codes), ""), 0, 1 << 20)
+
+    def people(self, query: Query, *, prior: float, threshold: float) -> list[Match]:
+        """Records of the person asked about: direct matches, then their linked records.
+
+        A record matches directly when the linkage model links it to the question, or when
+        it is the same registration (same issuer and ID) with the same birth date and no
+        conflicting sex. Records linked in the archive to a direct match (one hop) count
+        too, with the product of both probabilities. Nothing else does.
+        """
+        bounds = np.array([query.birth_day, query.birth_day + 1], dtype=self._birth_day.dtype)
+        first, end = (int(i) for i in self._birth_day.searchsorted(bounds))
+        if first == end:
+            return []
+        direct: dict[int, Match] = {}
+        names = self._names.slice(first, end - first).to_pylist()
+        issuers = self._issuers.slice(first, end - first).to_pylist()
+        ids = self._ids.slice(first, end - first).to_pylist()
+        for offset, sex in enumerate(self._sex[first:end].tolist()):
+            row = first + offset
+            if query.person.sex and sex and sex != query.person.sex:
+                continue  # vetoed whatever the names say
+            if query.patient_id and ids[offset] == query.patient_id \
+                    and issuers[offset] == query.person.issuer:
+                direct[row] = Match(row, 1.0, (
+                    "same issuer and patient ID", "birth date equal",
+                    "sex equal" if sex and query.person.sex else "sex unknown"))
+                continue
+            parts, words = _normalised(names[offset] or "")
+            record = Person(parts, sex, issuers[offset] or "", words)
+            decision = decide(query.person, record, prior=prior, threshold=threshold)
+            if decision.linked:
+                direct[row] = Match(row, decision.probability, decision.reasons)
+        return self._with_linked(direct)
+
+    def _with_linked(self, direct: dict[int, Match]) -> list[Match]:
+        found = dict(direct)
+        for row, match in direct.items():
+            for link in range(int(self._link_start[row]), int(self._link_start[row + 1])):
+                other = int(self._link_target[link])
+                if other not in found:
+                    probability = match.probability * float(self._link_probability[link])
+                    found[other] = Match(other, probability, (
+                        "linked in the archive to a matching record",
+                        *self._reasons[int(self._link_reason[link])]))
+        return sorted(found.values(), key=lambda m: m.row)
+
+    def priors(self, matches: list[Match], family: str, day: int, window: int
+               ) -> list[dict[str, Any]]:
+        """Studies of the matched records in ``family`` within ``window`` days of ``day``.
+
+        Returns:
+            One dict per study: the detail columns plus ``study_day`` and the match's
+            ``probability`` and ``reasons``, most recent first.
+
+        """
+        code = self._family_codes.get(family)
+        if code is None or not matches:
+            return []
+        picked: list[int] = []
+        owners: list[Match] = []
+        for match in matches:
+            start, end = (int(self._study_start[match.row]),
+                          int(self._study_start[match.row + 1]))
+            if start == end:
+                continue
+            hits = np.flatnonzero((self._study_family[start:end] == code)
+                                  & (np.abs(self._study_day[start:end] - day) <= window))
+            picked += (hits + start).tolist()
+            owners += [match] * len(hits)
+        if not picked:
+            return []
+        rows = []
+        for study, match in zip(picked, owners, strict=True):
+            detail_row = int(self._study_detail_row[study])
+            row = {name: column[detail_row].as_py() for name, column in zip(
+                _DETAILS, self._details, strict=True)}
+            row.update(study_day=int(self._study_day[study]), probability=match.probability,
+                       reasons=match.reasons)
+            rows.append(row)
+        return sorted(rows, key=lambda r: (-r["study_day"], r["study_uid"]))
+
+
+def _row_lookup(keys: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A function mapping patient keys to their rows (keys are unique; all looked-up exist)."""
+    if keys.size and keys.min() >= 0 and keys.max() <= 4 * keys.size + 1024:
+        table = np.full(int(keys.max()) + 1, -1, dtype=np.int64)
+        table[keys] = np.arange(keys.size)
+        return lambda wanted: table[wanted]
+    by_key = np.argsort(keys)
+    return lambda wanted: by_key[np.searchsorted(keys, wanted, sorter=by_key)]
+
+
+def index_arrays(patients: pl.DataFrame, studies: pl.DataFrame, links: pl.DataFrame
+                 ) -> dict[str, Any]:
+    """The index's arrays from the rows of the three ``check_*.sql`` queries."""
+    out: dict[str, Any] = {"birth_day": patients["birth_day"].to_numpy(),
+                           "sex": patients["sex"].to_numpy()}
+    out |= {c: patients[c].rechunk().to_arrow() for c in _PATIENT_TEXT}
+    rows = _row_lookup(patients["patient_key"].to_numpy())
+    out |= _study_arrays(studies, rows(studies["patient_key"].to_numpy()), patients.height)
+    out |= _link_arrays(links, rows(links["patient_key_a"].to_numpy()),
+                        rows(links["patient_key_b"].to_numpy()), patients.height)
+    return out
+
+
+def _study_arrays(studies: pl.DataFrame, patient_row: np.ndarray, patients: int
+                  ) -> dict[str, Any]:
+    families = sorted(studies["family"].unique().to_list())
+    family = studies["family"].replace_strict({f: c for c, f in enumerate(families)},
+                                              return_dtype=pl.Int32).to_numpy()
+    day = studies["study_day"].to_numpy()
+    # one int64 sort key: patient row, family, date (offset to be non-negative)
+    key = (patient_row.astype(np.int64) << 32) | (family.astype(np.int64) << 24) \
+        | (day.astype(np.int64) + (1 << 23))
+    order = np.argsort(key)
+    return {"families": families, "study_family": family[order], "study_day": day[order],
+            "study_detail_row": order,  # the detail columns keep the query's order
+            "study_start": np.searchsorted(patient_row[order], np.arange(patients + 1))} | {
+        name: studies[name].rechunk().to_arrow() for name in _DETAILS}
+
+
+def _link_arrays(links: pl.DataFrame, row_a: np.ndarray, row_b: np.ndarray, patients: int
+                 ) -> dict[str, Any]:
+    texts = links["reasons"].unique().to_list()
+    codes = links["reasons"].replace_strict({t: i for i, t in enumerate(texts)},
+                                            return_dtype=pl.Int32).to_numpy()
+    source, target = np.concatenate([row_a, row_b]), np.concatenate([row_b, row_a])
+    order = np.argsort(source, kind="stable")
+    return {"reasons": [json.loads(t) for t in texts],
+            "link_start": np.searchsorted(source[order], np.arange(patients + 1)),
+            "link_target": target[order],
+            "link_probability": np.concatenate(
+                [links["match_probability"].to_numpy()] * 2)[order],
+            "link_reason": np.concatenate([codes, codes])[order]}
+
+
+def save_index(index: PriorIndex, folder: str | Path) -> None:
+    """Write an index's arrays to ``folder`` (``.npy`` files and Arrow IPC files)."""
+    folder = Path(folder)
+    for name in _NUMPY:
+        np.save(folder / f"{name}.npy", index.arrays[name])
+    for table, columns in (("patients", _PATIENT_TEXT), ("details", _DETAILS)):
+        data = pa.Table.from_arrays([index.arrays[c] for c in columns], names=list(columns))
+        with pa.OSFile(str(folder / f"{table}.arrow"), "wb") as sink, \
+                pa.ipc.new_file(sink, data.schema) as writer:
+            writer.write_table(data)
+    (folder / "meta.json").write_text(json.dumps({
+        "generation": index.generation, "families": index.arrays["families"],
+        "reasons": index.arrays["reasons"]}))
+
+
+def _array(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def load_index(folder: str | Path) -> PriorIndex:
+    """Map an index written by :func:`save_index` back in (no copy: the files are mapped)."""
+    folder = Path(folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    arrays: dict[str, Any] = {name: np.load(folder / f"{name}.npy", mmap_mode="r")
+                              for name in _NUMPY}
+    for table in ("patients", "details"):
+        data = pa.ipc.open_file(pa.memory_map(str(folder / f"{table}.arrow"))).read_all()
+        arrays |= {name: _array(data.column(name)) for name in data.column_names}
+    arrays |= {"families": meta["families"], "reasons": meta["reasons"]}
+    return PriorIndex(arrays, meta["generation"])
+
+
+def build_index(archive: Archive, birth_date: date | None = None,
+                threads: int | None = None) -> PriorIndex:
+    """Read a (published, read-only) archive into a :class:`PriorIndex`.
+
+    Args:
+        archive: the snapshot to read.
+        birth_date: keep only patients born that day (a one-off check needs no more);
+            ``None`` keeps everyone.
+        threads: DuckDB threads for the queries (a server rebuilding in the background uses
+            one, leaving the other cores to the requests); ``None``: DuckDB's default.
+
+    """
+    params = {"birth": birth_date}
+    archive.execute(named_sql("check_index_settings"), {"threads": threads or None})
+    patients = archive.run("check_patients", params)
+    studies = archive.run("check_studies", params)
+    links = archive.run("check_links", params)
+    return PriorIndex(index_arrays(patients, studies, links), Path(archive.path).name)
+
+
+def day_number(value: date) -> int:
+    """Days since 1970-01-01 (the index's date unit)."""
+    return (value - date(1970, 1, 1)).days
+

@@ -1,0 +1,1 @@
+"""Command-line interface: thin layers that parse, call one library function, format."""

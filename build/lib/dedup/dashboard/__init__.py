@@ -1,0 +1,1 @@
+"""The savings dashboard (Streamlit); ``app.py`` is the script ``dedup dashboard`` runs."""

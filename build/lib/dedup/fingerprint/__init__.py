@@ -1,0 +1,1 @@
+"""Fingerprints: canonical pixel hash, acquisition signature, study MinHash signatures."""

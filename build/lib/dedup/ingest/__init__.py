@@ -1,0 +1,1 @@
+"""Ingest: enumerate sources and read DICOM headers without loading what is not needed."""

@@ -1,0 +1,174 @@
+"""What every request passes before a handler: tokens, body limits, content type, one error shape.
+
+:class:`Guard` is plain ASGI middleware (no per-request task or copy of the body beyond the
+limit): it answers 401 to a missing or unknown bearer token without saying which, 413 to a
+body over the limit, 415 to a POST that is not JSON, and records the caller's name for the
+audit log. Its access log lines carry the method, path (never the query string, which holds
+the patient's demographics in ``GET /v1/priors``), status and time.
+
+Every error, here and in the handlers, has one JSON shape::
+
+    {"error": {"status": 400, "code": "invalid-request", "message": "...", "problems": [...]}}
+
+Under ``/cds-services`` the same object also carries ``resourceType: OperationOutcome`` and
+``issue``, as the CDS Hooks specification asks of non-2xx responses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from starlette.responses import Response
+
+log = logging.getLogger("dedup.service")
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Paths anyone may read: liveness and the API documentation (no patient data).
+PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json",
+                          "/redoc"})
+_JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
+_ISSUE_CODES = {401: "security", 403: "security", 404: "not-found", 412: "required",
+                413: "too-long", 415: "not-supported", 503: "transient"}
+
+
+def error_body(status: int, code: str, message: str, problems: Iterable[str] = (), *,
+               cds: bool = False) -> dict[str, Any]:
+    """The one error shape (plus an OperationOutcome on CDS Hooks paths)."""
+    body: dict[str, Any] = {"error": {"status": status, "code": code, "message": message}}
+    if problems:
+        body["error"]["problems"] = list(problems)
+    if cds:
+        body["resourceType"] = "OperationOutcome"
+        body["issue"] = [{"severity": "error",
+                          "code": _ISSUE_CODES.get(status, "invalid" if status < 500
+                                                   else "exception"),
+                          "diagnostics": message}]
+    return body
+
+
+def is_cds(path: str) -> bool:
+    """Whether ``path`` belongs to the CDS Hooks service."""
+    return path == "/cds-services" or path.startswith("/cds-services/")
+
+
+class Guard:
+    """ASGI middleware: authentication, body limit, JSON content type, access log."""
+
+    def __init__(self, app: ASGIApp, tokens: dict[bytes, str], max_body: int) -> None:
+        self.app = app
+        self.tokens = tokens
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse, or pass the request on (with its buffered body) and log it."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [0]
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        refusal = self._refuse(scope)
+        if refusal is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            refusal, receive = await self._buffer(scope, receive)
+        if refusal is not None:
+            await _respond(sending, scope, *refusal)
+        else:
+            await self.app(scope, receive, sending)
+        elapsed = (time.perf_counter() - started) * 1000
+        level = logging.DEBUG if status[0] < 400 else logging.INFO
+        log.log(level, "%s %s %d %.1f ms client=%s", scope["method"], scope["path"],
+                status[0], elapsed, scope.get("state", {}).get("client", "-"))
+
+    def _refuse(self, scope: Scope) -> tuple[int, str, str] | None:
+        if scope["path"] in PUBLIC_PATHS:
+            return None
+        headers = dict(scope["headers"])
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = auth.partition(" ")
+        digest = hashlib.sha256(token.strip().encode("latin-1")).digest()
+        name = next((n for d, n in self.tokens.items() if hmac.compare_digest(d, digest)), None)
+        if scheme.lower() != "bearer" or name is None:
+            return 401, "unauthorized", "a valid bearer token is required"
+        scope.setdefault("state", {})["client"] = name
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            kind = headers.get(b"content-type", b"").decode("latin-1")
+            if not _JSON_TYPE.match(kind.strip()):
+                return 415, "unsupported-media-type", "send the body as application/json"
+        return None
+
+    async def _buffer(self, scope: Scope, receive: Receive
+                      ) -> tuple[tuple[int, str, str] | None, Receive]:
+        """Read the whole body (bounded) so the handler never sees more than the limit."""
+        too_big = (413, "payload-too-large",
+                   f"the request body exceeds the limit of {self.max_body} bytes")
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return too_big, receive
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return (400, "invalid-request", "the client disconnected"), receive
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return too_big, receive
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return None, replay
+
+
+async def _respond(send: Send, scope: Scope, status: int, code: str, message: str) -> None:
+    payload = json.dumps(error_body(status, code, message, cds=is_cds(scope["path"])),
+                         separators=(",", ":")).encode()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(payload)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="dedup"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> Response:
+    """Serialise ``data`` (no FastAPI encoder pass: results are plain values already)."""
+    return Response(json.dumps(data, separators=(",", ":"), default=str).encode(), status,
+                    headers=headers, media_type="application/json")
+
+
+class ApiError(Exception):
+    """An error a handler answers with: status, code, message and problems."""
+
+    def __init__(self, status: int, code: str, message: str, problems: Iterable[str] = ()
+                 ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.problems = tuple(problems)
