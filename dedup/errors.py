@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 
 
@@ -108,6 +111,55 @@ class StorageError(DedupError):
     """Local storage failed while writing (disk full, quota, I/O error)."""
 
     exit_code = ExitCode.IO_ERROR
+
+
+#: What a full disk or quota looks like: the errno of an OSError, or words in a message of
+#: DuckDB (which reports the OS error in its own exception types).
+_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_DISK_FULL_WORDS = ("no space left", "file too large", "quota")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an exception that led to it, is a full disk, quota or file limit.
+
+    The chain matters: after a failed write DuckDB invalidates the database, so what reaches
+    the caller is often a later "database has been invalidated" error, raised while the
+    failed one was being handled.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return True
+        if any(words in str(current).lower() for words in _DISK_FULL_WORDS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+@contextmanager
+def disk_full_is_storage_error(archive: str) -> Iterator[None]:
+    """Report a full disk while writing ``archive`` as a :class:`StorageError` (exit 74).
+
+    ``dedup index`` and ``dedup nightly`` both run their indexing inside it, so the same
+    failure has the same message and exit code in both; any other error passes unchanged.
+
+    Raises:
+        StorageError: the disk (or quota, or file size limit) was full.
+
+    """
+    try:
+        yield
+    except DedupError:
+        raise
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        raise StorageError(
+            f"disk full while writing the archive {archive!r} ({type(exc).__name__}); the "
+            "archive keeps every batch committed before it: free space and rerun, the next "
+            "run resumes where this one stopped") from None
 
 
 _STATUS = {ExitCode.USAGE: "usage-error", ExitCode.LOCKED: "locked",

@@ -56,6 +56,7 @@ install -m 644 "$here"/../docs/running-nightly.md "$here"/../docs/check-service.
 install -m 644 "$here"/dedup-nightly.service "$here"/dedup-nightly.timer \
     "$here"/dedup-serve.service "$here"/dedup-dashboard.service "$root/etc/systemd/system/"
 install -m 644 "$here"/dedup-nightly.cron "$root/opt/dedup/docs/dedup-nightly.cron"
+install -m 644 "$here"/nginx-dedup.conf "$root/opt/dedup/docs/nginx-dedup.conf"
 
 cat <<DONE
 dedup installed in $root/opt/dedup/.venv ($("$root/opt/dedup/.venv/bin/dedup" --version 2>/dev/null || echo "dedup"))
@@ -63,4 +64,5 @@ next: edit $root/etc/dedup/dedup.toml and $root/etc/dedup/dedup.env, then
   systemctl daemon-reload
   systemctl enable --now dedup-nightly.timer      # or copy $root/opt/dedup/docs/dedup-nightly.cron to /etc/cron.d/
   systemctl enable --now dedup-serve dedup-dashboard
+  # TLS and per-client limits in front of the check service: $root/opt/dedup/docs/nginx-dedup.conf
 DONE

@@ -9,7 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,7 @@ import polars as pl
 
 from dedup.archive.schema import pending_migrations
 from dedup.errors import ArchiveError, ArchiveLocked
+from dedup.private import FILE_MODE, owner_only, private_folder
 
 
 def beside(archive_path: str | Path, suffix: str) -> Path:
@@ -56,10 +57,14 @@ class Archive:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: str) -> None:
         self.con = con
         self.path = path
+        self._private = ExitStack()
 
     @classmethod
     def open(cls, path: str | Path, *, read_only: bool = False, create: bool = True) -> Archive:
         """Open (and for writers, create unless ``create`` is false, and migrate) ``path``.
+
+        A writer's files (the database, its ``.wal`` and spill folder, which DuckDB makes
+        itself) are created owner-only while it is open (:func:`dedup.private.owner_only`).
 
         Raises:
             ArchiveLocked: another process holds the file.
@@ -70,8 +75,24 @@ class Archive:
         path = str(path)
         if read_only or not create:
             require_existing(path)
+        private = ExitStack()
+        if not read_only:
+            private.enter_context(owner_only())
+        with private:
+            archive = cls(cls._connect(path, read_only), path)
+            archive._private = private.pop_all()
+        if not read_only:
+            try:
+                archive.migrate()
+            except BaseException:
+                archive.close()
+                raise
+        return archive
+
+    @staticmethod
+    def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
-            con = duckdb.connect(path, read_only=read_only)
+            return duckdb.connect(path, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise ArchiveLocked(f"archive {path!r} is in use by another process; "
@@ -80,10 +101,6 @@ class Archive:
             raise ArchiveError(f"cannot open archive {path!r}: {exc}") from None
         except duckdb.Error as exc:
             raise ArchiveError(f"{path!r} is not a DuckDB archive: {exc}") from None
-        archive = cls(con, path)
-        if not read_only:
-            archive.migrate()
-        return archive
 
     def schema_version(self) -> int:
         """The archive's schema version (0 for an empty database)."""
@@ -115,7 +132,10 @@ class Archive:
 
     def close(self) -> None:
         """Close the connection (checkpointing the write-ahead log)."""
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            self._private.close()
 
     def __enter__(self) -> Archive:
         return self
@@ -202,8 +222,8 @@ def batch_lock(archive_path: str | Path) -> Iterator[None]:
 
     """
     lock_path = f"{archive_path}.lock"
-    Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    private_folder(Path(lock_path).parent)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

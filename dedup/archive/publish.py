@@ -3,7 +3,8 @@
 DuckDB lets one process write a database file and nobody else open it meanwhile, so the
 check service and the dashboard never read the live archive. After each batch the writer
 checkpoints, copies the file to a new generation under ``<archive>.snapshots/`` and
-atomically repoints the symbolic link ``<archive>.published.duckdb`` at it. Readers holding
+atomically repoints the symbolic link ``<archive>.published.duckdb`` at it (the folder is
+700 and each generation 600: snapshots hold patient data). Readers holding
 an old generation keep reading it (unlinked files stay valid while open);
 :class:`PublishedReader` reopens when the link points elsewhere, so readers pick up new data
 without a restart and never wait on the writer's lock. Each generation has its own path, so
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from dedup.archive.db import Archive, beside
 from dedup.errors import ArchiveError
+from dedup.private import create_private, private_folder
 
 
 def published_path(archive_path: str | Path) -> Path:
@@ -40,11 +42,11 @@ def publish(archive: Archive, keep: int = 3) -> Path:
     """
     archive.checkpoint()
     link = published_path(archive.path)
-    folder = link.with_name(Path(archive.path).name + ".snapshots")
-    folder.mkdir(exist_ok=True)
+    folder = private_folder(link.with_name(Path(archive.path).name + ".snapshots"))
     generation = folder / f"{time.time_ns()}.duckdb"
     tmp = generation.with_suffix(".tmp")
     try:
+        create_private(tmp)  # copyfile keeps the mode of a file it overwrites: 600
         shutil.copyfile(archive.path, tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())

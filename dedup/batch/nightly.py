@@ -9,7 +9,6 @@ publishes), and writes a JSON report next to the archive. Its exit codes are
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -25,7 +24,13 @@ from dedup.archive.db import batch_lock, beside
 from dedup.archive.publish import published_path
 from dedup.batch.pipeline import index
 from dedup.config.file import Config, OrthancSource, PathSource
-from dedup.errors import ArchiveLocked, DedupError, ExitCode, NothingDone, StorageError
+from dedup.errors import (
+    ArchiveLocked,
+    DedupError,
+    ExitCode,
+    NothingDone,
+    disk_full_is_storage_error,
+)
 from dedup.ingest.orthanc import PullResult, pull, spool_dir
 from dedup.records import RunSummary
 
@@ -175,29 +180,11 @@ def _pull(source: OrthancSource, root: Path) -> PullResult:
 
 def _index(paths: list[str], config: Config, progress: Progress | None) -> RunSummary:
     log.info("indexing %d source folders", len(paths))
-    try:
+    with disk_full_is_storage_error(config.settings.archive):
         summary = index(paths, config.settings, progress)
-    except DedupError:
-        raise
-    except Exception as exc:
-        if _disk_full(exc):
-            raise StorageError(
-                f"disk full while writing the archive {config.settings.archive!r} "
-                f"({type(exc).__name__}); the archive keeps every batch committed before "
-                "it: free space and rerun, the next run resumes where this one stopped"
-            ) from None
-        raise
     log.info("indexed: run %d, %d new instances, %d recognised, %d quarantined",
              summary.run_id, summary.instances, summary.recognised, summary.quarantined)
     return summary
-
-
-def _disk_full(exc: BaseException) -> bool:
-    codes = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-    if isinstance(exc, OSError) and exc.errno in codes:
-        return True
-    text = str(exc).lower()
-    return any(words in text for words in ("no space left", "file too large", "quota"))
 
 
 def _outcome(config: Config, report: NightlyReport, summary: RunSummary) -> tuple[str, int]:

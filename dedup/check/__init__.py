@@ -4,12 +4,13 @@ Ask through a :class:`Checker` (``Checker.check`` is the one entry point): parse
 into a :class:`Question`, get a :class:`CheckResult` listing the :class:`Prior` studies. The
 modules, in the order a question meets them: ``question`` (parsing), ``checker`` (the entry
 point), ``holder`` and ``prior_index`` (the in-memory index of the published snapshot),
-``link`` (is a record this person?), ``result`` (the answer), ``log`` and ``pseudonym`` (the
-service's record of checks and outcomes).
+``link`` (is a record this person?), ``result`` (the answer), ``log``, ``outcome`` and
+``pseudonym`` (the service's record of checks and of what was decided after them).
 """
 
 from dedup.check.checker import Checker
-from dedup.check.log import CheckLog, UnknownCheck, fold_check_log
+from dedup.check.log import CheckLog, fold_check_log
+from dedup.check.outcome import Decision, NotYourCheck, Recorded, UnknownCheck
 from dedup.check.question import Channel, Outcome, Question, demographic_problems, parse_question
 from dedup.check.result import CheckResult, Prior
 
@@ -18,9 +19,12 @@ __all__ = [
     "CheckLog",
     "CheckResult",
     "Checker",
+    "Decision",
+    "NotYourCheck",
     "Outcome",
     "Prior",
     "Question",
+    "Recorded",
     "UnknownCheck",
     "demographic_problems",
     "fold_check_log",

@@ -23,7 +23,8 @@ from typing import Any
 
 from dedup.check.holder import IndexHolder
 from dedup.check.link import Person, sex_code
-from dedup.check.log import CheckLog, Decision
+from dedup.check.log import CheckLog
+from dedup.check.outcome import Decision, Recorded
 from dedup.check.prior_index import PriorIndex, Query, day_number
 from dedup.check.question import Channel, Outcome, Question, parse_question
 from dedup.check.result import CheckResult, Prior, recommendation
@@ -82,23 +83,37 @@ class Checker:
         return result
 
     def record_outcome(self, check_id: str, outcome: Outcome | str, reason: str | None, *,
-                       client: str, channel: Channel, decided_at: datetime | None = None
-                       ) -> datetime:
-        """Record what the scheduler decided for an earlier check.
+                       client: str, channel: Channel, reported_at: datetime | None = None,
+                       any_check: bool = False) -> Recorded:
+        """Record what was decided after an earlier check (see :meth:`record_outcomes`).
 
         Raises:
-            UsageError: no check log, an unknown check ID or outcome.
+            UsageError: no check log, an unknown check ID or outcome, or a check another
+                caller asked.
 
         """
-        return self.record_outcomes([Decision(check_id, outcome, reason, decided_at)],
-                                    client=client, channel=channel)[0]
+        return self.record_outcomes([Decision(check_id, outcome, reason, reported_at)],
+                                    client=client, channel=channel, any_check=any_check)[0]
 
-    def record_outcomes(self, decisions: list[Decision], *, client: str, channel: Channel
-                        ) -> list[datetime]:
+    def record_outcomes(self, decisions: list[Decision], *, client: str, channel: Channel,
+                        any_check: bool = False) -> list[Recorded]:
         """Record several decisions at once: all of them, or none (one bad, none written).
 
+        Args:
+            decisions: what was decided, in order.
+            client: the caller's token name; a check's outcome belongs to the caller that
+                asked it.
+            channel: where the decisions came from.
+            any_check: the caller may record outcomes of checks other callers asked.
+
+        Returns:
+            What became of each: the server's time, whether it was written or repeated the
+            latest outcome, and the different outcome it replaced (a conflict).
+
         Raises:
-            UsageError: no check log, an unknown check ID or outcome.
+            UsageError: no check log, an unknown check ID or outcome, a check another caller
+                asked (:class:`~dedup.check.outcome.NotYourCheck`), or one check decided
+                twice differently.
 
         """
         if self.log is None:
@@ -107,7 +122,8 @@ class Checker:
             checked = [replace(d, outcome=Outcome(d.outcome)) for d in decisions]
         except ValueError:
             raise UsageError("outcome must be one of: " + ", ".join(Outcome)) from None
-        return self.log.record_outcomes(checked, client=client, channel=channel)
+        return self.log.record_outcomes(checked, client=client, channel=channel,
+                                        any_check=any_check)
 
     def parse(self, **fields: Any) -> Question:
         """:func:`parse_question` with this checker's mapping."""

@@ -15,12 +15,13 @@ functions from the column lists below.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -29,13 +30,21 @@ from pathlib import Path
 import polars as pl
 
 from dedup.archive.db import Archive, beside, named_sql
+from dedup.check.outcome import (
+    Decision,
+    Latest,
+    Recorded,
+    UnknownCheck,
+    plan_outcomes,
+    reason_of,
+)
 from dedup.check.pseudonym import key_path, load_key, pseudonym
 from dedup.check.question import Channel, Outcome, Question
 from dedup.check.result import CheckResult
-from dedup.errors import StorageError, UsageError
+from dedup.errors import StorageError
 
-__all__ = ["FOLD_OVERLAP", "CheckLog", "Decision", "UnknownCheck", "fold_check_log",
-           "log_path"]
+__all__ = ["FOLD_OVERLAP", "CheckLog", "Decision", "Recorded", "UnknownCheck",
+           "fold_check_log", "log_path"]
 
 #: The columns of the log's two tables, in table order.
 _COLUMNS: dict[str, tuple[str, ...]] = {
@@ -44,6 +53,8 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
                "prior_study_uids", "recommendation", "latency_ms"),
     "outcomes": ("check_id", "decided_at", "outcome", "reason", "client", "channel"),
 }
+#: Columns the log keeps that the archive does not (the audit trail only).
+_LOG_ONLY: dict[str, tuple[str, ...]] = {"checks": (), "outcomes": ("reported_at",)}
 #: The column of each table that says when its row was written.
 _CLOCKS = {"checks": "asked_at", "outcomes": "decided_at"}
 _MAX_TEXT = 500
@@ -53,20 +64,6 @@ log = logging.getLogger("dedup.check")
 FOLD_OVERLAP = timedelta(days=1)
 
 
-class UnknownCheck(UsageError):
-    """An outcome names a check ID this log has never seen."""
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What was decided after one check: the outcome, why, and when (``None``: now)."""
-
-    check_id: str
-    outcome: Outcome | str
-    reason: str | None = None
-    decided_at: datetime | None = None
-
-
 @cache
 def _log_sql(name: str) -> str:
     """Return the text of ``dedup/check/sql/<name>.sql``."""
@@ -74,8 +71,9 @@ def _log_sql(name: str) -> str:
 
 
 def _rows_sql(table: str) -> str:
-    """Every row of a log table, in the order written."""
-    return f"SELECT {', '.join(_COLUMNS[table])} FROM {table} ORDER BY rowid"
+    """Every row of a log table, every column, in the order written."""
+    return (f"SELECT {', '.join(_COLUMNS[table] + _LOG_ONLY[table])} FROM {table} "
+            "ORDER BY rowid")
 
 
 def _rows_since_sql(table: str) -> str:
@@ -114,8 +112,7 @@ class CheckLog:
             queue.SimpleQueue() if background else None)
         self._writer: threading.Thread | None = None
         try:
-            self._con = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-            self._con.executescript(_log_sql("check_log"))
+            self._con = _connect(self.path)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the check log {str(self.path)!r}: {exc}") from None
         if self._queue is not None:
@@ -190,43 +187,54 @@ class CheckLog:
             self._failure = f"cannot write the check log {str(self.path)!r}: {exc}"
             log.error("%d check rows not written: %s", len(rows), exc)
 
-    def record_outcome(self, check_id: str, outcome: Outcome, reason: str | None, *,
-                       client: str, channel: Channel, decided_at: datetime | None = None
-                       ) -> datetime:
-        """Write what was decided after check ``check_id`` (repeating one is harmless).
-
-        Returns:
-            The decision time stored (UTC).
-
-        Raises:
-            UnknownCheck: no check with that ID was logged.
-
-        """
-        return self.record_outcomes([Decision(check_id, outcome, reason, decided_at)],
-                                    client=client, channel=channel)[0]
-
-    def record_outcomes(self, decisions: list[Decision], *, client: str, channel: Channel
-                        ) -> list[datetime]:
+    def record_outcomes(self, decisions: list[Decision], *, client: str, channel: Channel,
+                        any_check: bool = False) -> list[Recorded]:
         """Write several decisions in one transaction: all of them, or none.
 
+        The rules (:mod:`dedup.check.outcome`) are applied to the log as it is inside the
+        transaction, so concurrent writers cannot interleave between reading and writing.
+
+        Args:
+            decisions: what was decided, in order.
+            client: the token name recording them.
+            channel: where they came from.
+            any_check: ``client`` may record outcomes of checks other callers asked.
+
         Returns:
-            The decision times stored (UTC), in order.
+            What became of each decision (stored time, written or a repeat, conflict).
 
         Raises:
-            UnknownCheck: a decision names a check ID that was never logged (none is written).
+            UnknownCheck: a decision names a check that was never logged.
+            NotYourCheck: a decision names a check another caller asked.
+            ContradictoryDecisions: the decisions decide one check twice, differently.
+            StorageError: the log cannot be written.
 
         """
-        for decision in decisions:
-            if not self.has_check(decision.check_id):
-                raise UnknownCheck(f"unknown check_id {decision.check_id[:64]!r}: record "
-                                   "outcomes only for checks this service answered")
-        now = datetime.now(UTC)
-        times = [(d.decided_at or now).astimezone(UTC).replace(tzinfo=None) for d in decisions]
-        self._write_all(_log_sql("insert_outcome"), [
-            (d.check_id, _iso(when), str(Outcome(d.outcome)),
-             (d.reason or "")[:_MAX_TEXT] or None, client[:_MAX_TEXT], str(channel))
-            for d, when in zip(decisions, times, strict=True)])
-        return times
+        self.flush()
+        try:
+            with self._lock, self._con:  # committed on leaving, rolled back on an error
+                self._con.execute(_log_sql("begin_write"))
+                checks = {d.check_id: latest for d in decisions
+                          if (latest := self._latest(d.check_id)) is not None}
+                recorded = plan_outcomes(decisions, checks, caller=client, any_check=any_check,
+                                         now=datetime.now(UTC).replace(tzinfo=None))
+                self._con.executemany(_log_sql("insert_outcome"), [
+                    (r.check_id, _iso(r.decided_at), str(r.outcome), reason_of(d),
+                     client[:_MAX_TEXT], str(channel),
+                     _utc_iso(d.reported_at) if d.reported_at else None)
+                    for d, r in zip(decisions, recorded, strict=True) if r.written])
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot write the check log {str(self.path)!r}: {exc}") from None
+        return recorded
+
+    def _latest(self, check_id: str) -> Latest | None:
+        """The logged check ``check_id`` and its latest outcome (``None``: never logged)."""
+        row = self._con.execute(_log_sql("latest_outcome"), [check_id]).fetchone()
+        if row is None:
+            return None
+        client, outcome, reason, decided_at = row
+        return Latest(client, Outcome(outcome) if outcome else None, reason,
+                      datetime.fromisoformat(decided_at) if decided_at else None)
 
     def has_check(self, check_id: str) -> bool:
         """Whether a check with this ID was logged."""
@@ -236,7 +244,7 @@ class CheckLog:
 
     def rows(self, table: str) -> list[dict[str, object]]:
         """Every row of ``checks`` or ``outcomes`` (for tests and audits)."""
-        columns = _COLUMNS[table]
+        columns = _COLUMNS[table] + _LOG_ONLY[table]
         self.flush()
         with self._lock:
             cursor = self._con.execute(_rows_sql(table))
@@ -254,8 +262,31 @@ class CheckLog:
             raise StorageError(f"cannot write the check log {str(self.path)!r}: {exc}") from None
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open (creating it owner-only) the log, with its schema current.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the mode of the database file, so creating
+    that file 600 keeps all three private whatever the umask.
+    """
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    con = sqlite3.connect(path, check_same_thread=False, timeout=10)
+    con.executescript(_log_sql("check_log"))
+    columns = {row[0] for row in con.execute(_log_sql("outcome_columns"))}
+    if "reported_at" not in columns:  # a log written by an older dedup
+        with contextlib.suppress(sqlite3.OperationalError):  # another process was first
+            con.executescript(_log_sql("outcome_reported_at"))
+    return con
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat(sep=" ", timespec="microseconds")
+
+
+def _utc_iso(moment: datetime) -> str:
+    """An aware time as the log's naive UTC text (a naive one is taken as UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return _iso(moment)
 
 
 def fold_check_log(archive: Archive) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from dedup.batch.pipeline import index as run_index
 from dedup.cli.options import ArchiveOption, SummaryFormatOption, WorkersOption
 from dedup.cli.output import SummaryFormat, emit_json, log, progress_reporter
 from dedup.config import Settings
-from dedup.errors import DedupError, ExitCode
+from dedup.errors import DedupError, ExitCode, disk_full_is_storage_error
 from dedup.records import RunSummary
 
 
@@ -25,7 +25,8 @@ def index(
     """Index DICOM studies: fingerprint new files and commit them to the archive."""
     try:
         settings = Settings(archive=str(archive), workers=workers).with_env()
-        with progress_reporter("indexing") as progress:
+        with progress_reporter("indexing") as progress, \
+                disk_full_is_storage_error(settings.archive):
             summary = run_index(paths, settings, progress)
     except DedupError as exc:  # cron wrappers read the JSON on every exit
         if fmt is SummaryFormat.JSON:

@@ -12,6 +12,7 @@ import typer
 from dedup.cli.options import PortOption, archive_option, config_option
 from dedup.cli.output import log
 from dedup.config import Settings
+from dedup.errors import UsageError
 
 
 def serve(
@@ -28,8 +29,16 @@ def serve(
     viewer_url: Annotated[str, typer.Option(
         help="Link for a prior in CDS cards, with {study_uid} "
         "[default: this service's /v1/studies/{study_uid}]", envvar="DEDUP_VIEWER_URL")] = "",
+    outcome_recorders: Annotated[str | None, typer.Option(
+        help="Names of tokens (comma-separated) that may record outcomes of any caller's "
+        "checks [default: the config's [service] outcome_recorders, else none]",
+        envvar="DEDUP_OUTCOME_RECORDERS")] = None,
 ) -> None:
-    """Serve pre-order checks over HTTP and CDS Hooks (tokens: DEDUP_SERVICE_TOKENS)."""
+    """Serve pre-order checks over HTTP and CDS Hooks (tokens: DEDUP_SERVICE_TOKENS).
+
+    Put a TLS proxy in front (deploy/nginx-dedup.conf): the service bounds header and body
+    time and connections itself, the proxy adds TLS and limits per client.
+    """
     import uvicorn
 
     from dedup.check import Checker
@@ -37,20 +46,41 @@ def serve(
     from dedup.config.file import load_config
     from dedup.config.tokens import tokens_from
     from dedup.service.http import create_app
+    from dedup.service.limits import MAX_HEADER_BYTES, bounded_protocol
 
     configured: tuple[str, ...] = ()
+    recorders = ""
     if config is not None:
         loaded = load_config(config)
         settings, configured = loaded.settings, loaded.tokens
+        recorders = loaded.service.outcome_recorders
     else:
         settings = Settings().with_env()
     path = str(archive) if archive is not None else settings.archive
     tokens = tokens_from(os.environ, tokens_file, configured)
+    allowed = _recorders(recorders if outcome_recorders is None else outcome_recorders,
+                         set(tokens.values()))
     checker = Checker(path, settings, CheckLog(path, background=True))
     app = create_app(checker, tokens, max_body=settings.check_max_body_bytes,
-                     viewer_url=viewer_url)
+                     viewer_url=viewer_url, outcome_recorders=allowed)
     sys.setswitchinterval(0.001)  # the index rebuild thread yields the GIL to requests sooner
     log.info("serving checks of %s on http://%s:%d (%d token(s))", Path(path).name, host,
              port, len(tokens))
     uvicorn.run(app, host=host, port=port, access_log=False, server_header=False,
-                log_level="warning", timeout_graceful_shutdown=5)
+                log_level="warning", timeout_graceful_shutdown=5,
+                http=bounded_protocol(settings), h11_max_incomplete_event_size=MAX_HEADER_BYTES)
+
+
+def _recorders(text: str, names: set[str]) -> frozenset[str]:
+    """The token names of ``outcome_recorders``, each one a configured token's name.
+
+    Raises:
+        UsageError: a name is no configured token's.
+
+    """
+    wanted = frozenset(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(wanted - names)
+    if unknown:
+        raise UsageError(f"outcome_recorders names {len(unknown)} token name(s) no configured "
+                         "token has; list names given as 'name:token' entries, comma-separated")
+    return wanted

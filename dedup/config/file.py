@@ -20,6 +20,7 @@ Layout (``deploy/dedup.toml`` is a complete example)::
 
     [service]
     tokens_env = "DEDUP_SERVICE_TOKENS"
+    outcome_recorders = "ehr"                  # may record outcomes of anyone's checks
 
 Every key is declared once, with its default and help, in :class:`~dedup.config.Settings` or in
 the section dataclasses below. Precedence, lowest first: defaults, the file, the environment
@@ -102,6 +103,9 @@ class ServiceSection:
                               "Environment variable holding accepted API tokens, "
                               "comma-separated.")
     tokens_file: str = setting("", "File with one accepted API token per line (mode 600).")
+    outcome_recorders: str = setting(
+        "", "Names of API tokens (comma-separated) that may record outcomes of checks other "
+        "callers asked; empty: each caller records outcomes of its own checks only.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,6 +139,29 @@ class Settings:
     check_max_body_bytes: int = setting(
         1024**2, "Largest request body the check service accepts (bytes); larger: 413."
     )
+    check_max_orders: int = setting(
+        50, "Most imaging orders one CDS Hooks call may ask to check; more: 400."
+    )
+    check_show_locations: bool = setting(
+        False, "Return where a prior's images are (a folder or zip path, which can hold "
+        "names or IDs) in the HTTP API and CDS cards; off: paths never leave the server."
+    )
+    check_header_seconds: float = setting(
+        10.0, "Time a client has to send a request's headers, from connecting or from the "
+        "end of its previous response (seconds); then the connection is closed."
+    )
+    check_body_seconds: float = setting(
+        30.0, "Time a client has to send a request's body once its headers are in "
+        "(seconds); then 408 and the connection is closed."
+    )
+    check_max_connections: int = setting(
+        1000, "Open connections the check service holds at once; more are closed at once."
+    )
+    check_max_client_connections: int = setting(
+        0, "Open connections from one address at once; more are closed at once (0: no "
+        "limit per address, the right choice behind a proxy, where every connection comes "
+        "from the proxy: limit per client there, e.g. nginx's limit_conn)."
+    )
 
     def __post_init__(self) -> None:
         problems = []
@@ -165,8 +188,7 @@ class Settings:
         if self.match_common_pixel_patients < 1:
             problems.append(f"match_common_pixel_patients={self.match_common_pixel_patients} "
                             "must be >= 1")
-        if self.check_reload_seconds <= 0 or self.check_max_body_bytes < 1024:
-            problems.append("check_reload_seconds must be > 0 and check_max_body_bytes >= 1024")
+        problems += _service_problems(self)
         if problems:
             raise UsageError("; ".join(problems))
 
@@ -191,6 +213,23 @@ class Settings:
 
 
 SETTINGS: tuple[tuple[str, Any, str], ...] = declared(Settings)
+
+
+def _service_problems(settings: Settings) -> list[str]:
+    """What is wrong with the check service's settings (empty when nothing)."""
+    problems = []
+    if settings.check_reload_seconds <= 0 or settings.check_max_body_bytes < 1024:
+        problems.append("check_reload_seconds must be > 0 and check_max_body_bytes >= 1024")
+    for name in ("check_header_seconds", "check_body_seconds"):
+        if not 0 < getattr(settings, name) <= 3600:
+            problems.append(f"{name}={getattr(settings, name)} must be in (0, 3600]")
+    for name in ("check_max_orders", "check_max_connections"):
+        if getattr(settings, name) < 1:
+            problems.append(f"{name}={getattr(settings, name)} must be >= 1")
+    if settings.check_max_client_connections < 0:
+        problems.append(f"check_max_client_connections={settings.check_max_client_connections} "
+                        "must be >= 0 (0: no limit per address)")
+    return problems
 
 
 def settings_table() -> str:

@@ -33,11 +33,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from dedup.config.file import OrthancSource
 from dedup.errors import StorageError
+from dedup.private import private_folder, private_opener
 
 log = logging.getLogger("dedup.orthanc")
 
@@ -154,8 +156,8 @@ class _Puller:
         self.state = _State()
 
     def run(self) -> None:
-        self.partial.mkdir(parents=True, exist_ok=True)
-        self.files.mkdir(parents=True, exist_ok=True)
+        private_folder(self.partial)  # spooled files hold patient data: folders 700
+        private_folder(self.files)
         for stale in self.partial.iterdir():
             stale.unlink()
         self.state = _load_state(self.state_path)
@@ -223,7 +225,7 @@ class _Puller:
                                         f"(last: {exc})") from None
             return "failed"
         self.in_a_row = 0
-        target.parent.mkdir(exist_ok=True)
+        private_folder(target.parent)
         os.replace(self.partial / f"{iid}.part", target)
         self.touched.add(target.parent)
         self.result.fetched += 1
@@ -259,7 +261,7 @@ def _save_state(path: Path, state: _State) -> None:
     doc = {"version": _STATE_VERSION, "url": state.url, "cursor": state.cursor,
            "failed": state.failed, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with open(tmp, "w", encoding="utf-8", opener=private_opener) as fh:
         json.dump(doc, fh, indent=1, sort_keys=True)
         fh.flush()
         os.fsync(fh.fileno())
@@ -310,7 +312,7 @@ class _Client:
 
         """
         def save(response: http.client.HTTPResponse) -> int:
-            with _local(open, dest, "wb") as fh:
+            with _local(partial(open, dest, "wb", opener=private_opener)) as fh:
                 size = 0
                 while chunk := response.read(_CHUNK):
                     _local(fh.write, chunk)

@@ -7,12 +7,18 @@ imaging orders from ``context.draftOrders`` (a FHIR Bundle; ServiceRequest entri
 order, and answers with one card per order that has priors: indicator ``warning``, a summary
 under 140 characters, the priors in the detail (Markdown), links to each prior, a suggestion
 to withdraw the draft order, and override reasons. Orders that are not a known imaging
-procedure (a medication, a diet, a lab test) are skipped; no prior, no card.
+procedure (a medication, a diet, a lab test) are skipped; no prior, no card. A call checks
+at most ``check_max_orders`` orders (400 beyond). Where the images are (a path) appears in
+the card only when ``check_show_locations`` is on.
 
 The card's ``uuid`` is the check ID, so ``POST /cds-services/{id}/feedback`` records
 ``accepted`` as ``withdrawn`` and ``overridden`` as ``ordered-anyway`` with the override
-reason, like ``POST /v1/outcomes``. This service never calls the client's FHIR server: without
-the prefetched Patient it answers 412, as the specification provides.
+reason, like ``POST /v1/outcomes`` and under the same rules (:mod:`dedup.check.outcome`): only
+the caller that asked records a card's outcome, the server's clock orders them
+(``outcomeTimestamp`` is kept as reported), and the reply counts what was ``recorded``, what
+repeated the latest outcome (``unchanged``) and lists the ``conflicts``. This service never
+calls the client's FHIR server: without the prefetched Patient it answers 412, as the
+specification provides.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dedup.check import Channel, Checker, CheckResult, Prior, demographic_problems
-from dedup.check.log import Decision
+from dedup.check.outcome import ContradictoryDecisions, Decision, NotYourCheck, Recorded
+from dedup.check.question import Outcome
 from dedup.check.strict import instant
 from dedup.errors import UsageError
 from dedup.service.guard import ApiError, json_response
+from dedup.service.outcomes import conflict, may_record_any
 
 router = APIRouter(tags=["cds-hooks"])
 
@@ -48,6 +56,8 @@ _OVERRIDES = [
         ("not-same-patient", "The prior belongs to another patient"),
     )]
 _GENDER = {"male": "M", "female": "F", "other": "O", "unknown": "U"}
+#: CDS Hooks feedback outcome -> the check log's outcome.
+_OUTCOMES = {"accepted": Outcome.WITHDRAWN, "overridden": Outcome.ORDERED_ANYWAY}
 
 
 class HookRequest(BaseModel):
@@ -109,6 +119,11 @@ async def call_service(service_id: str, request: Request, body: HookRequest) -> 
     patient = _patient(body.prefetch)
     orders = _orders(body.context, hook)
     checker: Checker = request.app.state.checker
+    most = checker.settings.check_max_orders
+    if len(orders) > most:
+        raise ApiError(400, "invalid-request", f"context.draftOrders holds {len(orders)} orders "
+                       f"to check; this service checks at most {most} per call (setting "
+                       "check_max_orders): send the imaging orders being signed or selected")
     user = body.context.get("userId")
     client = request.state.client + (f" {user[:80]}" if isinstance(user, str) else "")
     cards = []
@@ -120,7 +135,8 @@ async def call_service(service_id: str, request: Request, body: HookRequest) -> 
         result = checker.check(question, client=client, channel=Channel.CDS_HOOKS)
         if result.priors:
             cards.append(_card(result, order, str(request.base_url),
-                               request.app.state.viewer_url))
+                               request.app.state.viewer_url,
+                               checker.settings.check_show_locations))
     return _json({"cards": cards})
 
 
@@ -139,11 +155,27 @@ async def feedback(service_id: str, request: Request, body: FeedbackRequest) -> 
     if problems:
         raise ApiError(400, "invalid-request", "the feedback is not valid; none was recorded",
                        problems)
-    decisions = [Decision(item.card, "withdrawn" if item.outcome == "accepted"
-                          else "ordered-anyway", _reason(item.overrideReason),
+    decisions = [Decision(item.card, _OUTCOMES[item.outcome], _reason(item.overrideReason),
                           instant(item.outcomeTimestamp)) for item in body.feedback]
-    checker.record_outcomes(decisions, client=request.state.client, channel=Channel.CDS_HOOKS)
-    return _json({"recorded": len(decisions)})
+    try:
+        recorded = checker.record_outcomes(decisions, client=request.state.client,
+                                           channel=Channel.CDS_HOOKS,
+                                           any_check=may_record_any(request))
+    except (NotYourCheck, ContradictoryDecisions) as exc:
+        status, code = (403, "forbidden") if isinstance(exc, NotYourCheck) else (409, "conflict")
+        raise ApiError(status, code, str(exc), [
+            f"feedback[{n}].card" for n, item in enumerate(body.feedback)
+            if item.card in exc.check_ids]) from None
+    return _json(_feedback_reply(recorded))
+
+
+def _feedback_reply(recorded: list[Recorded]) -> dict[str, Any]:
+    """How many were written, how many repeated the latest, and the conflicts."""
+    words = {str(outcome): word for word, outcome in _OUTCOMES.items()}
+    return {"recorded": sum(r.written for r in recorded),
+            "unchanged": sum(not r.written for r in recorded),
+            "conflicts": [{"card": r.check_id, **replaced} for r in recorded
+                          if (replaced := conflict(r, words)) is not None]}
 
 
 def _patient(prefetch: dict[str, Any] | None) -> dict[str, str]:
@@ -211,8 +243,8 @@ def _order_fields(order: dict[str, Any]) -> dict[str, str]:
             "order_date": str(when)[:10] or None}  # type: ignore[dict-item]
 
 
-def _card(result: CheckResult, order: dict[str, Any], base_url: str, viewer: str
-          ) -> dict[str, Any]:
+def _card(result: CheckResult, order: dict[str, Any], base_url: str, viewer: str,
+          locations: bool) -> dict[str, Any]:
     latest = result.priors[0]
     where = f" at {latest.institution}" if latest.institution else ""
     summary = f"Possible repeat {result.family}: prior {_ago(latest)}{where}"
@@ -225,7 +257,7 @@ def _card(result: CheckResult, order: dict[str, Any], base_url: str, viewer: str
               "type": "absolute"} for p in result.priors[:5]]
     return {
         "uuid": result.check_id, "summary": summary[:139], "indicator": "warning",
-        "detail": _detail(result), "source": _SOURCE,
+        "detail": _detail(result, locations), "source": _SOURCE,
         "suggestions": [{"label": "Withdraw this order", "uuid": str(uuid.uuid4()),
                          "isRecommended": True,
                          "actions": [{"type": "delete",
@@ -234,15 +266,21 @@ def _card(result: CheckResult, order: dict[str, Any], base_url: str, viewer: str
         "selectionBehavior": "at-most-one", "overrideReasons": _OVERRIDES, "links": links}
 
 
-def _detail(result: CheckResult) -> str:
-    rows = [f"| {p.study_date.isoformat()} | {p.days_ago} | {p.institution or ''} | "
-            f"`{p.study_uid}` | {p.location or 'not recorded'} | {p.link_probability:.4f}: "
-            f"{', '.join(p.link_reasons)} |" for p in result.priors]
+def _detail(result: CheckResult, locations: bool) -> str:
+    """The card's Markdown: the recommendation, the window and a table of the priors.
+
+    The images' location (a path, which can hold names or IDs) is a column only when the
+    ``check_show_locations`` setting is on.
+    """
+    rows = [[p.study_date.isoformat(), str(p.days_ago), p.institution or "",
+             f"`{p.study_uid}`", *([p.location or "not recorded"] if locations else []),
+             f"{p.link_probability:.4f}: {', '.join(p.link_reasons)}"] for p in result.priors]
+    header = ["date", "days ago", "institution", "study UID", *(["images"] if locations else []),
+              "patient match"]
     return "\n".join([
         f"{result.recommendation}", "",
         f"Look-back window for {result.family}: {result.window_days} days.", "",
-        "| date | days ago | institution | study UID | images | patient match |",
-        "| --- | --- | --- | --- | --- | --- |", *rows])
+        *(f"| {' | '.join(cells)} |" for cells in (header, ["---"] * len(header), *rows))])
 
 
 def _ago(prior: Prior) -> str:

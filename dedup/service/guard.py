@@ -2,11 +2,13 @@
 
 :class:`Guard` is plain ASGI middleware (no per-request task or copy of the body beyond the
 limit): it answers 401 to a missing or unknown bearer token without saying which, 413 to a
-body over the limit, 415 to a POST that is not JSON, and records the caller's name for the
-audit log. Its access log lines carry the method, path (never the query string, which holds
-the patient's demographics in ``GET /v1/priors``), status and time, escaped
+body over the limit, 408 (and closes the connection) to a body that takes longer than
+``body_seconds`` to arrive, 415 to a POST that is not JSON, and records the caller's name for
+the audit log. Its access log lines carry the method, path (never the query string, which
+holds the patient's demographics in ``GET /v1/priors``), status and time, escaped
 (:func:`dedup.printable.printable`): a decoded path such as ``/x%0AFORGED`` cannot forge a
-line.
+line. How long the headers may take is bounded before any of this runs, by the server
+(:mod:`dedup.service.limits`).
 
 Every error, here and in the handlers, has one JSON shape::
 
@@ -18,6 +20,7 @@ Under ``/cds-services`` the same object also carries ``resourceType: OperationOu
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -69,10 +72,12 @@ def is_cds(path: str) -> bool:
 class Guard:
     """ASGI middleware: authentication, body limit, JSON content type, access log."""
 
-    def __init__(self, app: ASGIApp, tokens: dict[bytes, str], max_body: int) -> None:
+    def __init__(self, app: ASGIApp, tokens: dict[bytes, str], max_body: int,
+                 body_seconds: float = 30.0) -> None:
         self.app = app
         self.tokens = tokens
         self.max_body = max_body
+        self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse, or pass the request on (with its buffered body) and log it."""
@@ -89,7 +94,12 @@ class Guard:
 
         refusal = self._refuse(scope)
         if refusal is None and scope["method"] in ("POST", "PUT", "PATCH"):
-            refusal, receive = await self._buffer(scope, receive)
+            try:
+                async with asyncio.timeout(self.body_seconds):
+                    refusal, receive = await self._buffer(scope, receive)
+            except TimeoutError:
+                refusal = (408, "request-timeout", "the request body took longer than "
+                           f"{self.body_seconds:g} s to arrive")
         if refusal is not None:
             await _respond(sending, scope, *refusal)
         else:
@@ -157,6 +167,8 @@ async def _respond(send: Send, scope: Scope, status: int, code: str, message: st
                (b"content-length", str(len(payload)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="dedup"'))
+    if status == 408:  # the rest of a late body is not waited for
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

@@ -33,10 +33,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dedup import __version__
 from dedup.archive.publish import PublishedReader
 from dedup.check import Channel, Checker
-from dedup.check.log import UnknownCheck
+from dedup.check.outcome import ContradictoryDecisions, NotYourCheck, UnknownCheck
 from dedup.errors import ArchiveError, StorageError, UsageError
 from dedup.service import cds_hooks
 from dedup.service.guard import ApiError, Guard, error_body, is_cds, json_response
+from dedup.service.outcomes import conflict, may_record_any, utc_text
 
 log = logging.getLogger("dedup.service")
 _NO_STORE = {"cache-control": "no-store"}
@@ -52,7 +53,9 @@ class PriorOut(BaseModel):
     family: str
     description: str | None
     modalities: str | None
-    location: str | None = Field(description="Where the images are (folder or zip file).")
+    location: str | None = Field(None, description=(
+        "Where the images are (folder or zip file); only when the setting "
+        "check_show_locations is on (a path can hold names or IDs)."))
     n_instances: int
     link_probability: float = Field(description="Linkage model's probability for the record.")
     link_reasons: list[str]
@@ -101,12 +104,24 @@ class OutcomeIn(BaseModel):
     reason: str | None = Field(None, max_length=500, description="Why it was ordered anyway")
 
 
+class ConflictOut(BaseModel):
+    """The different outcome a new one replaced as the check's latest."""
+
+    previous: str
+    previous_decided_at: str
+
+
 class OutcomeOut(BaseModel):
-    """The recorded outcome."""
+    """The recorded outcome: 201 when written, 200 when it repeated the latest one."""
 
     check_id: str
     outcome: str
-    decided_at: str
+    decided_at: str = Field(description="When the server stored it (its clock orders "
+                                        "outcomes), UTC.")
+    recorded: bool = Field(description="False: it repeated the check's latest outcome.")
+    conflict: ConflictOut | None = Field(None, description=(
+        "Present when it contradicts the check's previous outcome, which it replaces as "
+        "the latest (the previous one stays in the log)."))
 
 
 class ErrorOut(BaseModel):
@@ -120,7 +135,7 @@ _QUERY_PARAMETERS = [
      "description": field.description or "", "schema": {"type": "string"}}
     for name, field in QuestionIn.model_fields.items()]
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 404, 413, 415, 503)}
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 408, 409, 413, 415, 503)}
 
 
 router = APIRouter()
@@ -145,16 +160,20 @@ class StudyLookup:
 
 
 def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 1024**2,
-               viewer_url: str = "", reload: bool = True) -> FastAPI:
+               viewer_url: str = "", reload: bool = True,
+               outcome_recorders: frozenset[str] = frozenset()) -> FastAPI:
     """The service: routes, error handlers and the guard, over one :class:`Checker`.
 
     Args:
-        checker: answers the questions and logs them.
+        checker: answers the questions and logs them; its settings say whether file paths
+            are shown (``check_show_locations``), how many orders a CDS call may hold and
+            how long a request body may take.
         tokens: accepted bearer tokens (:func:`dedup.config.tokens.tokens_from`).
         max_body: largest request body in bytes.
         viewer_url: link template for a prior in CDS cards, with ``{study_uid}``; empty:
             this service's ``/v1/studies/{study_uid}``.
         reload: pick up newly published snapshots in the background.
+        outcome_recorders: token names that may record outcomes of any caller's checks.
 
     """
     @asynccontextmanager
@@ -177,12 +196,14 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
                   description="Pre-order check for prior imaging: HTTP API and CDS Hooks.")
     app.state.checker = checker
     app.state.viewer_url = viewer_url
+    app.state.outcome_recorders = outcome_recorders
     app.state.studies = StudyLookup(checker.holder.archive_path)
     app.include_router(router)
     app.include_router(cds_hooks.router)
     for kind in _ERROR_REPLIES:
         app.add_exception_handler(kind, _reply)
-    app.add_middleware(Guard, tokens=tokens, max_body=max_body)  # type: ignore[arg-type]
+    app.add_middleware(Guard, tokens=tokens, max_body=max_body,  # type: ignore[arg-type]
+                       body_seconds=checker.settings.check_body_seconds)
     return app
 
 
@@ -223,12 +244,22 @@ async def post_priors(request: Request, question: QuestionIn) -> Response:
 @router.post("/v1/outcomes", tags=["checks"], status_code=201,
              responses={201: {"model": OutcomeOut}, **_ERRORS})
 async def post_outcome(request: Request, body: OutcomeIn) -> Response:
-    """Record what was decided after a check (the dashboard counts these)."""
-    decided = request.app.state.checker.record_outcome(
+    """Record what was decided after a check (the dashboard counts these).
+
+    Only the caller that asked the check records its outcome (403 for others, unless listed
+    in ``outcome_recorders``). The server's clock orders a check's outcomes: the latest one
+    counts. Repeating the latest outcome writes nothing (200); one that contradicts it is
+    recorded and reported under ``conflict``.
+    """
+    recorded = request.app.state.checker.record_outcome(
         body.check_id, body.outcome, body.reason, client=request.state.client,
-        channel=Channel.HTTP)
-    return json_response({"check_id": body.check_id, "outcome": body.outcome,
-                          "decided_at": decided.isoformat() + "Z"}, 201)
+        channel=Channel.HTTP, any_check=may_record_any(request))
+    reply: dict[str, Any] = {"check_id": body.check_id, "outcome": body.outcome,
+                             "decided_at": utc_text(recorded.decided_at),
+                             "recorded": recorded.written}
+    if (replaced := conflict(recorded)) is not None:
+        reply["conflict"] = replaced
+    return json_response(reply, 201 if recorded.written else 200)
 
 
 @router.get("/v1/studies/{study_uid}", tags=["checks"], responses=_ERRORS)
@@ -237,8 +268,9 @@ def get_study(request: Request, study_uid: str) -> Response:
     row = request.app.state.studies.get(study_uid[:128])
     if row is None:
         raise ApiError(404, "not-found", "no study with that StudyInstanceUID")
+    if not request.app.state.checker.settings.check_show_locations:
+        row.pop("first_instance_location", None)
     return json_response(row, headers=_NO_STORE)
-
 
 
 def _answer(request: Request, fields: dict[str, Any]) -> Response:
@@ -246,7 +278,11 @@ def _answer(request: Request, fields: dict[str, Any]) -> Response:
     question = checker.parse(**{k: v or ("" if k not in _NULLABLE else None)
                                 for k, v in fields.items()})
     result = checker.check(question, client=request.state.client, channel=Channel.HTTP)
-    return json_response(result.as_dict(), headers=_NO_STORE)
+    answer = result.as_dict()
+    if not checker.settings.check_show_locations:
+        for prior in answer["priors"]:
+            del prior["location"]
+    return json_response(answer, headers=_NO_STORE)
 
 
 _NULLABLE = frozenset({"name", "birth_date", "sex", "order_date", "within_days"})
@@ -269,6 +305,10 @@ def _message(exc: Exception) -> tuple[int, str, str, tuple[str, ...]]:
             _problem(e) for e in exc.errors())
     if isinstance(exc, UnknownCheck):
         return 404, "not-found", str(exc), ()
+    if isinstance(exc, NotYourCheck):
+        return 403, "forbidden", str(exc), ()
+    if isinstance(exc, ContradictoryDecisions):
+        return 409, "conflict", str(exc), ()
     if isinstance(exc, UsageError):
         return 400, "invalid-request", "the question is not valid", tuple(str(exc).split("; "))
     if isinstance(exc, ArchiveError):
@@ -284,8 +324,8 @@ def _message(exc: Exception) -> tuple[int, str, str, tuple[str, ...]]:
     return 500, "internal-error", "internal error", ()
 
 
-_ERROR_REPLIES = (ApiError, RequestValidationError, UnknownCheck, UsageError, ArchiveError,
-                  StorageError, StarletteHTTPException, Exception)
+_ERROR_REPLIES = (ApiError, RequestValidationError, UsageError, ArchiveError, StorageError,
+                  StarletteHTTPException, Exception)
 
 
 async def _reply(request: Request, exc: Exception) -> Response:

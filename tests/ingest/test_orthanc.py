@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,3 +235,17 @@ def test_every_saved_cursor_covers_only_spooled_or_listed_instances(
     server.start()
     pull(source(server.url, page_size=5), root, password=PASSWORD)
     assert len(checked) > 4 and spooled(root) == set().union(*(digests(s) for s in studies))
+
+
+def test_the_spool_is_owner_only_whatever_the_umask(server: OrthancServer, studies: list[Path],
+                                                    tmp_path: Path) -> None:
+    server.upload(studies[0])
+    before = os.umask(0o022)
+    try:
+        assert pull(source(server.url), tmp_path / "spool", password=PASSWORD).fetched == 6
+    finally:
+        os.umask(before)
+    made = [tmp_path / "spool", *(tmp_path / "spool").rglob("*")]
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in made if p.is_dir()} == {"0o700"}
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in made if p.is_file()} == {"0o600"}
+    assert len([p for p in made if p.suffix == ".dcm"]) == 6

@@ -20,6 +20,7 @@ from tests.conftest import REPO
 
 TOKEN = "sched-token-0123456789abcdef"
 OTHER = "ehr-token-0123456789abcdef00"
+RECORDER = "integration-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -40,13 +41,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(archive: Path, **env: str) -> Iterator[str]:
-    """Start ``dedup serve`` in a subprocess; yield its base URL once /healthz answers ok."""
+def running_server(archive: Path, log_name: str = "serve",
+                   preexec: Callable[[], None] | None = None, **env: str) -> Iterator[str]:
+    """Start ``dedup serve`` in a subprocess; yield its base URL once /healthz answers ok.
+
+    Its output goes to ``<archive>.<log_name>.log``; ``preexec`` runs in the child first.
+    """
     port = free_port()
-    log = open(archive.with_suffix(".serve.log"), "w")  # noqa: SIM115 - closed below
+    log_path = archive.with_suffix(f".{log_name}.log")
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "dedup", "serve", "--archive", str(archive), "--port",
-         str(port)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+         str(port)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec,
         env={**os.environ, "DEDUP_SERVICE_TOKENS": f"sched:{TOKEN},{OTHER}",
              "DEDUP_CHECK_RELOAD_SECONDS": "0.2", "DEDUP_CHECK_MAX_BODY_BYTES": "4096", **env})
     url = f"http://127.0.0.1:{port}"
@@ -59,8 +65,7 @@ def running_server(archive: Path, **env: str) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("dedup serve did not start: "
-                                   + archive.with_suffix(".serve.log").read_text())
+                raise RuntimeError("dedup serve did not start: " + log_path.read_text())
             time.sleep(0.1)
         yield url
     finally:
@@ -77,6 +82,16 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="package")
 def server(archive: Path) -> Iterator[str]:
     with running_server(archive) as url:
+        yield url
+
+
+@pytest.fixture(scope="package")
+def configured_server(archive: Path) -> Iterator[str]:
+    """A second server on the same archive: file paths shown, one token records any outcome."""
+    tokens = f"sched:{TOKEN},{OTHER},ehr:{RECORDER}"
+    with running_server(archive, "configured", DEDUP_SERVICE_TOKENS=tokens,
+                        DEDUP_OUTCOME_RECORDERS="ehr", DEDUP_CHECK_SHOW_LOCATIONS="true",
+                        DEDUP_CHECK_MAX_ORDERS="3") as url:
         yield url
 
 

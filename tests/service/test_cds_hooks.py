@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from dedup.check.log import CheckLog
-from tests.check.archive import BORN, ORDER_DATE, PRIORS_OF_HANS
+from tests.check.archive import BORN, LOCATION, ORDER_DATE, PRIORS_OF_HANS
 from tests.service.conftest import audited
 
 SELECT, SIGN = "dedup-prior-imaging-select", "dedup-prior-imaging-sign"
+HANS_ORDER = {"name": "MUELLER^HANS", "birth_date": BORN.isoformat(), "sex": "M",
+              "order_date": ORDER_DATE.isoformat()}
 PATIENT = {"resourceType": "Patient", "id": "1288992", "active": True, "gender": "male",
            "birthDate": BORN.isoformat(),
            "name": [{"use": "official", "family": "Mueller", "given": ["Hans"]}]}
@@ -137,17 +140,20 @@ def test_feedback_records_outcomes(client: httpx.Client, archive: object) -> Non
                                                   "study"},
                             "userComment": "A comment entered by the clinician."},
          "outcomeTimestamp": "2020-12-11T00:00:00Z"}]}
+    sent = datetime.now(UTC).replace(tzinfo=None)
     response = client.post(f"/cds-services/{SIGN}/feedback", json=feedback)
-    assert response.status_code == 200 and response.json() == {"recorded": 2}
+    assert response.status_code == 200
+    assert response.json() == {"recorded": 2, "unchanged": 0, "conflicts": []}
     again = client.post(f"/cds-services/{SIGN}/feedback", json=feedback)  # repeated: harmless
-    assert again.status_code == 200
+    assert again.json() == {"recorded": 0, "unchanged": 2, "conflicts": []}
     rows = {r["check_id"]: r for r in CheckLog(archive).rows("outcomes")  # type: ignore[arg-type]
             if r["check_id"] in (accepted, overridden)}
     assert rows[accepted]["outcome"] == "withdrawn" and rows[accepted]["reason"] is None
     assert rows[overridden]["outcome"] == "ordered-anyway"
     assert rows[overridden]["reason"] == ("Clinical status changed since the prior study: "
                                           "A comment entered by the clinician.")
-    assert rows[overridden]["decided_at"].startswith("2020-12-11 00:00:00")
+    assert rows[overridden]["reported_at"].startswith("2020-12-11 00:00:00")  # as reported
+    assert datetime.fromisoformat(rows[overridden]["decided_at"]) >= sent  # the server's clock
     assert rows[overridden]["channel"] == "cds-hooks"
 
 
@@ -234,3 +240,42 @@ def test_feedback_with_one_bad_item_records_none(client: httpx.Client, archive: 
     feedback["feedback"][1]["outcomeTimestamp"] = "2020-12-11T00:00:00Z"
     cds_error(client.post(f"/cds-services/{SIGN}/feedback", json=feedback), 404)
     assert first not in {r["check_id"] for r in CheckLog(archive).rows("outcomes")}  # type: ignore[arg-type]
+
+
+def ct_heads(n: int) -> list[dict[str, Any]]:
+    """``n`` draft head CT orders, each with its own id."""
+    return [{**CT_HEAD, "id": f"ct-{k}"} for k in range(n)]
+
+
+def test_the_orders_of_one_call_are_bounded(client: httpx.Client, archive: object,
+                                            configured_server: str) -> None:
+    with httpx.Client(base_url=configured_server, headers=client.headers) as configured:
+        url = f"/cds-services/{SELECT}"
+        assert len(configured.post(url, json=hook_request("order-select", *ct_heads(3))
+                                   ).json()["cards"]) == 3  # check_max_orders=3
+        before = len(CheckLog(archive).rows("checks"))  # type: ignore[arg-type]
+        error = cds_error(configured.post(url, json=hook_request("order-select",
+                                                                 *ct_heads(4))), 400)
+        assert "holds 4 orders to check; this service checks at most 3 per call" in str(
+            error["error"]["message"])
+        assert len(CheckLog(archive).rows("checks")) == before  # type: ignore[arg-type]
+        unselected = hook_request("order-select", *ct_heads(5), selections=[
+            "ServiceRequest/ct-0"])  # only the selected orders count
+        assert len(configured.post(url, json=unselected).json()["cards"]) == 1
+
+
+def test_file_paths_leave_the_server_only_when_configured(client: httpx.Client,
+                                                          configured_server: str) -> None:
+    question = {**HANS_ORDER, "procedure": "CT HEAD"}
+    with httpx.Client(base_url=configured_server, headers=client.headers) as configured:
+        for http, shown in ((client, False), (configured, True)):
+            priors = http.get("/v1/priors", params=question).json()["priors"]
+            assert all(("location" in prior) is shown for prior in priors)
+            assert any(LOCATION in str(prior.get("location")) for prior in priors) is shown
+            study = http.get("/v1/studies/1.2.3.1").json()
+            assert ("first_instance_location" in study) is shown
+            response = http.post(f"/cds-services/{SIGN}", json=hook_request("order-sign",
+                                                                             CT_HEAD))
+            (card,) = response.json()["cards"]
+            assert (LOCATION in card["detail"]) is shown
+            assert ("| images |" in card["detail"]) is shown
