@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset
 
 from dedup.config import Settings
 from dedup.ingest.parse import (
+    DECODED_TEXT,
     SEQUENCE_TAGS,
     TEXT_TAGS,
     US_TAGS,
@@ -30,7 +31,6 @@ from dedup.records import Location, Quarantined, QuarantineReason
 
 _REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 _DEFLATED = "1.2.840.10008.1.2.1.99"
-_DECODED_TEXT = ("PatientName", "InstitutionName", "StudyDescription", "SeriesDescription")
 
 
 @dataclass(slots=True)
@@ -212,7 +212,7 @@ def _decode_charset(header: Header) -> None:
         encodings = convert_encodings(charset.split("\\"))
     except (ValueError, LookupError):  # a damaged charset value: keep the latin-1 text
         return
-    for name in _DECODED_TEXT:
+    for name in DECODED_TEXT:
         raw = header.raw_text.get(name)
         if raw:
             header.values[name] = decode_bytes(raw.rstrip(b"\x00 "), encodings, {0x5E, 0x3D})
