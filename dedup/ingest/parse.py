@@ -188,13 +188,10 @@ _WANTED: dict[int, tuple[int, str]] = {
     **{t: (_SEQ, n) for t, n in SEQUENCE_TAGS.items()},
     0x00020010: (_TEXT, "TransferSyntaxUID"),
 }
-#: Explicit VRs, by whether their length is a 4-byte field after two reserved bytes.
-_LONG_LENGTH: dict[bytes, bool] = {
-    **{vr: False for vr in (b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL",
-                            b"IS", b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM",
-                            b"UI", b"UL", b"US")},
-    **dict.fromkeys(_LONG_VRS, True),
-}
+#: Explicit VRs with a 2-byte length (the others, :data:`_LONG_VRS`, have a 4-byte one).
+_SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS",
+                        b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL",
+                        b"US"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,12 +262,12 @@ def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
                 return pos
             if group == 0xFFFE or not explicit:
                 length, start = u32(buf, pos + 4)[0], pos + 8
-            elif (long_length := _LONG_LENGTH.get(vr)) is None:
-                raise ParseError("corrupt", f"invalid VR bytes at offset {pos}")
-            elif long_length:
+            elif vr in _SHORT_VRS:
+                start = pos + 8
+            elif vr in _LONG_VRS:
                 length, start = u32(buf, pos + 8)[0], pos + 12
             else:
-                start = pos + 8
+                raise ParseError("corrupt", f"invalid VR bytes at offset {pos}")
             if key == item_end:
                 return start
             if key == pixel_data:
@@ -284,10 +281,9 @@ def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
                 reason = "corrupt" if length > _MAX_HEADER_VALUE else "truncated"
                 raise ParseError(reason, f"element {order.tag_text(key)} needs {length} "
                                  f"bytes, file has {size - start}")
-            what = wanted.get(key)
-            if what is None:
+            if key not in wanted:
                 continue
-            kind, name = what
+            kind, name = what = wanted[key]
             if kind > _DECODED:
                 _keep(buf, start, length, what, header, explicit, prefix, little)
                 continue
