@@ -29,6 +29,7 @@ from dedup.check.log import fold_check_log
 from dedup.config import Settings
 from dedup.errors import NothingDone
 from dedup.fingerprint.instance import die_with, fingerprint_location, fingerprint_many
+from dedup.ingest.read import readahead
 from dedup.ingest.sources import walk
 from dedup.match import match
 from dedup.records import Instance, Location, Quarantined, RunSummary
@@ -124,8 +125,7 @@ def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings
     walked = walk(paths)
     pending = _unskipped(walked, archive)
     if settings.worker_count == 1:
-        for item in pending:
-            yield item if not isinstance(item, Location) else fingerprint_location(item, settings)
+        yield from _serial(pending, settings)
         return
     # forkserver: workers fork from a clean, preloaded server, not from this process
     # (which has DuckDB threads running), and start in milliseconds.
@@ -136,9 +136,22 @@ def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings
         yield from _parallel(pending, pool, settings)
 
 
+def _serial(pending: Iterator[Location | Quarantined | None], settings: Settings
+            ) -> Iterator[_Item]:
+    """Fingerprint in this process, the next few files always being read ahead."""
+    while chunk := list(islice(pending, _TASK_FILES)):
+        readahead(c for c in chunk if isinstance(c, Location))
+        for item in chunk:
+            yield item if not isinstance(item, Location) else fingerprint_location(item, settings)
+
+
 def _parallel(pending: Iterator[Location | Quarantined | None], pool: ProcessPoolExecutor,
               settings: Settings) -> Iterator[_Item]:
-    """Run tasks of a few locations each, at most 4 per worker in flight, results in order."""
+    """Run tasks of a few locations each, at most 4 per worker in flight, results in order.
+
+    A task's files are read ahead when it is submitted, so the disk is busy with the files
+    of every task in flight while the workers parse (a cold backfill is bound by reading).
+    """
     in_flight: deque[Future[list[Instance | Quarantined]] | list[_Item]] = deque()
     limit = settings.worker_count * 4
     task: list[Location] = []
@@ -147,16 +160,22 @@ def _parallel(pending: Iterator[Location | Quarantined | None], pool: ProcessPoo
             task.append(item)
             if len(task) < _TASK_FILES:
                 continue
-            in_flight.append(pool.submit(fingerprint_many, task, settings))
+            in_flight.append(_submit(pool, task, settings))
             task = []
         else:
             in_flight.append([item])
         while len(in_flight) > limit:
             yield from _result(in_flight.popleft())
     if task:
-        in_flight.append(pool.submit(fingerprint_many, task, settings))
+        in_flight.append(_submit(pool, task, settings))
     while in_flight:
         yield from _result(in_flight.popleft())
+
+
+def _submit(pool: ProcessPoolExecutor, task: list[Location], settings: Settings
+            ) -> Future[list[Instance | Quarantined]]:
+    readahead(task)
+    return pool.submit(fingerprint_many, task, settings)
 
 
 def _result(entry: Future[list[Instance | Quarantined]] | list[_Item]) -> list[_Item]:
