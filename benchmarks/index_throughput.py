@@ -111,6 +111,7 @@ class Measured:
     own_seconds: float | None = None
     peak_kib: int = 0
     tree_kib: int | None = None
+    reading_seconds: float | None = None  # until the workers ended (before matching)
 
 
 @dataclass
@@ -151,7 +152,7 @@ def dedup_index(corpus: Path, archive: Path, code: Path) -> Measured:
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=archive.parent, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
-    tree = _sample_tree(proc)
+    tree, workers_end = _sample_tree(proc, start)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -160,24 +161,31 @@ def dedup_index(corpus: Path, archive: Path, code: Path) -> Measured:
     if proc.returncode:
         raise SystemExit(f"dedup index with {code} failed ({proc.returncode}): {out!r}")
     summary = json.loads(out)
-    return Measured(seconds, summary["seconds"], usage.ru_maxrss, tree)
+    return Measured(seconds, summary["seconds"], usage.ru_maxrss, tree, workers_end)
 
 
-def _sample_tree(proc: subprocess.Popen[bytes]) -> int:
-    """Peak total RSS (KiB) of ``proc`` and its descendants, sampled every 0.1 s until exit."""
-    peak = 0
+def _sample_tree(proc: subprocess.Popen[bytes], start: float) -> tuple[int, float | None]:
+    """Sample ``proc``'s process tree every 0.1 s until it exits.
+
+    Returns its peak total RSS (KiB) and when its worker processes (the forkserver's
+    children) were last seen, in seconds from ``start``: the end of reading and
+    fingerprinting, before matching.
+    """
+    peak, workers_seen = 0, None
     root = psutil.Process(proc.pid)
     while True:
         try:
             if root.status() == psutil.STATUS_ZOMBIE:
-                return peak
+                return peak, workers_seen
             members = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
-            return peak
+            return peak, workers_seen
         total = 0
         for member in members:
             with contextlib.suppress(psutil.NoSuchProcess):
                 total += member.memory_info().rss
+                if "forkserver" in " ".join(member.parent().cmdline()):
+                    workers_seen = time.perf_counter() - start
         peak = max(peak, total // 1024)
         time.sleep(0.1)
 
@@ -212,39 +220,51 @@ def measure(approaches: list[Approach], files: list[str], modes: list[str], runs
                       file=sys.stderr, flush=True)
 
 
-def report(approaches: list[Approach], files: int, nbytes: int, mode: str) -> dict[str, float]:
-    """Print one cache mode's table; return the median files/s by approach."""
+def _median_rate(files: int, seconds: list[float | None]) -> float | None:
+    known = [s for s in seconds if s]
+    return files / statistics.median(known) if known else None
+
+
+def report(approaches: list[Approach], files: int, nbytes: int, mode: str
+           ) -> dict[str, dict[str, float | None]]:
+    """Print one cache mode's table; return the median files/s by approach and clock."""
     print(f"\n{mode} page cache (median of {len(approaches[0].results[mode])} runs)")
     print(f"  {'':44} {'files/s':>8} {'MB/s':>6} {'spread':>7} {'own clock':>10} "
-          f"{'peak RSS':>9} {'tree RSS':>9}")
-    rates: dict[str, float] = {}
+          f"{'reading':>8} {'peak RSS':>9} {'tree RSS':>9}")
+    rates: dict[str, dict[str, float | None]] = {}
     for approach in approaches:
         results = approach.results[mode]
         seconds = [r.seconds for r in results]
-        median = statistics.median(seconds)
-        rates[approach.name] = files / median
-        spread = (max(seconds) - min(seconds)) / median
-        own = [r.own_seconds for r in results if r.own_seconds]
-        own_text = f"{files / statistics.median(own):10.0f}" if own else f"{'':10}"
+        rate = rates[approach.name] = {
+            "whole": _median_rate(files, list(seconds)),
+            "own": _median_rate(files, [r.own_seconds for r in results]),
+            "reading": _median_rate(files, [r.reading_seconds for r in results])}
+        spread = (max(seconds) - min(seconds)) / statistics.median(seconds)
+        texts = [f"{rate[k]:{w}.0f}" if rate[k] else " " * w
+                 for k, w in (("own", 10), ("reading", 8))]
         tree = [r.tree_kib for r in results if r.tree_kib]
         tree_text = f"{max(tree) / 1024:6.0f} MB" if tree else ""
-        print(f"  {approach.name:44} {files / median:8.0f} {nbytes / median / 1e6:6.0f} "
-              f"{spread:6.0%} {own_text} {max(r.peak_kib for r in results) / 1024:6.0f} MB "
+        print(f"  {approach.name:44} {rate['whole']:8.0f} "
+              f"{nbytes * (rate['whole'] or 0) / files / 1e6:6.0f} {spread:6.0%} "
+              f"{' '.join(texts)} {max(r.peak_kib for r in results) / 1024:6.0f} MB "
               f"{tree_text:>9}")
     return rates
 
 
-def ratios(rates: dict[str, float]) -> str:
+def ratios(rates: dict[str, dict[str, float | None]]) -> str:
     """Each ``dedup index`` against the ceiling, the naive way and the baseline."""
-    names = list(rates)
-    ceiling, naive, *dedups = names
-    parts = []
-    for name in dedups:
-        parts.append(f"{name.split(':')[0]}: {rates[name] / rates[ceiling]:.2f} of the ceiling, "
-                     f"{rates[name] / rates[naive]:.2f}x naive")
-    if len(dedups) == 2:
-        parts.append(f"after/before {rates[dedups[1]] / rates[dedups[0]]:.2f}x")
-    return "  " + "; ".join(parts)
+    ceiling, naive, *dedups = (rates[name] for name in rates)
+    lines = []
+    for clock in ("whole", "reading"):
+        parts = []
+        for name, rate in zip(list(rates)[2:], dedups, strict=True):
+            if rate[clock]:
+                parts.append(f"{name.split(':')[0]} {rate[clock] / (ceiling['whole'] or 1):.2f} "
+                             f"of the ceiling, {rate[clock] / (naive['whole'] or 1):.2f}x naive")
+        if len(dedups) == 2 and dedups[0][clock] and dedups[1][clock]:
+            parts.append(f"after/before {(dedups[1][clock] or 0) / dedups[0][clock]:.2f}x")
+        lines.append(f"  {clock:8} " + "; ".join(parts))
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -284,7 +304,9 @@ def main() -> None:
     for mode in modes:
         print(ratios(report(approaches, len(paths), nbytes, mode)))
     print("\nspread: (slowest - fastest) / median of the runs; own clock: the files/s "
-          "`dedup index` reports (its summary's seconds); tree RSS: all its processes")
+          "`dedup index` reports (its summary's seconds); reading: files/s from the start "
+          "until its workers ended (start-up, reading, fingerprinting, commits; no "
+          "matching); tree RSS: all its processes")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import islice
+from multiprocessing import forkserver
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import polars as pl
@@ -58,14 +60,15 @@ def index(paths: Iterable[str | Path], settings: Settings,
 
     """
     started = time.monotonic()
+    context = _worker_context(settings)  # its server imports while the archive opens
     loader = threading.Thread(target=_preload, name="dedup-preload", daemon=True)
     loader.start()
     with batch_lock(settings.archive), Archive.open(settings.archive) as archive:
         check_signature_settings(archive, settings)
         totals = RunTotals()
         with recorded_run(archive, "index", totals) as run_id:
-            _commit_all(archive, run_id, _stream(paths, archive.cursor(), settings), settings,
-                        totals, progress, loader)
+            _commit_all(archive, run_id, _stream(paths, archive.cursor(), settings, context),
+                        settings, totals, progress, loader)
             matched = match(archive, settings, run_id=run_id)
             totals.duplicates = {**matched.duplicates, "exact": matched.exact}
         fold_check_log(archive)  # checks and outcomes the service logged since the last run
@@ -119,18 +122,29 @@ def _reasons_text(reasons: dict[str, int]) -> str:
 _Item = Instance | Quarantined | None  # None marks one input skipped as unchanged
 
 
-def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings
-            ) -> Iterator[_Item]:
+def _worker_context(settings: Settings) -> BaseContext | None:
+    """The forkserver context of the worker processes, its server started (None: serial).
+
+    Workers fork from a clean server that has imported what they need, not from this
+    process (which has DuckDB threads running), and start in milliseconds. The server is
+    started first thing, so its imports overlap the opening of the archive and the walk.
+    """
+    if settings.worker_count == 1:
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["dedup.fingerprint.instance"])
+    forkserver.ensure_running()
+    return context
+
+
+def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings,
+            context: BaseContext | None) -> Iterator[_Item]:
     """Fingerprint every input not already committed, in walk order."""
     walked = walk(paths)
     pending = _unskipped(walked, archive)
-    if settings.worker_count == 1:
+    if context is None:
         yield from _serial(pending, settings)
         return
-    # forkserver: workers fork from a clean, preloaded server, not from this process
-    # (which has DuckDB threads running), and start in milliseconds.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["dedup.fingerprint.instance"])
     with ProcessPoolExecutor(settings.worker_count, mp_context=context, initializer=die_with,
                              initargs=(os.getpid(),)) as pool:
         yield from _parallel(pending, pool, settings)

@@ -137,11 +137,22 @@ class _Reject(Exception):
 def _load(location: Location, settings: Settings) -> bytes | mmap.mmap:
     if location.member is not None:
         return _read_member(location, settings)
-    with open(location.path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
+    fd = os.open(location.path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
         if size and size >= settings.mmap_threshold:
-            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        return fh.read()
+            return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        return _read_to_end(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _read_to_end(fd: int, size: int) -> bytes:
+    """The file's bytes: one read of the size ``fstat`` gave, more if it has grown since."""
+    chunks = [os.read(fd, size + 1)]
+    while chunks[-1]:
+        chunks.append(os.read(fd, 1 << 20))
+    return chunks[0] if len(chunks) <= 2 else b"".join(chunks)
 
 
 @lru_cache(maxsize=2)
