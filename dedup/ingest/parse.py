@@ -203,11 +203,13 @@ class _Order:
     compared in that form, so the hot loop never rebuilds a tag from its two halves.
     """
 
-    head: Callable[[Buffer, int], tuple[int, bytes, int]]  # key, VR, short length
+    head: Callable[[Buffer, int], tuple[int, int, int]]  # key, VR, short length
     item: Callable[[Buffer, int], tuple[int, int]]  # key and length of an item or delimiter
     u32: Callable[[Buffer, int], tuple[int]]
     us: Callable[[Buffer, int], tuple[int]]
     group_shift: int  # the group is ``key >> group_shift & 0xFFFF``
+    short_vrs: frozenset[int]  # explicit VRs as the head reads them: 2-byte length
+    long_vrs: frozenset[int]  # and 4-byte length
     wanted: dict[int, tuple[int, str]]
     sequences: dict[int, str]
     pixel_data: int
@@ -222,9 +224,13 @@ class _Order:
             return (tag & 0xFFFF) << 16 | tag >> 16 if little else tag
 
         sign = "<" if little else ">"
-        return cls(head=Struct(sign + "I2sH").unpack_from, item=Struct(sign + "II").unpack_from,
+        def vrs(names: frozenset[bytes]) -> frozenset[int]:
+            return frozenset(int.from_bytes(vr, "little" if little else "big") for vr in names)
+
+        return cls(head=Struct(sign + "IHH").unpack_from, item=Struct(sign + "II").unpack_from,
                    u32=Struct(sign + "I").unpack_from, us=Struct(sign + "H").unpack_from,
-                   group_shift=0 if little else 16,
+                   group_shift=0 if little else 16, short_vrs=vrs(_SHORT_VRS),
+                   long_vrs=vrs(_LONG_VRS),
                    wanted={key(t): what for t, what in _WANTED.items()},
                    sequences={key(t): name for t, name in SEQUENCE_TAGS.items()},
                    pixel_data=key(_PIXEL_DATA), item_start=key(_ITEM), item_end=key(_ITEM_END),
@@ -250,6 +256,7 @@ def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
     """
     order = _LITTLE if little else _BIG
     head, u32, shift, size = order.head, order.u32, order.group_shift, len(buf)
+    short_vrs, long_vrs = order.short_vrs, order.long_vrs
     wanted = _NOT_KEPT if prefix.startswith("\x00") else order.wanted
     pixel_data = -1 if prefix else order.pixel_data
     item_end = order.item_end if prefix else -1
@@ -262,9 +269,9 @@ def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
                 return pos
             if group == 0xFFFE or not explicit:
                 length, start = u32(buf, pos + 4)[0], pos + 8
-            elif vr in _SHORT_VRS:
+            elif vr in short_vrs:
                 start = pos + 8
-            elif vr in _LONG_VRS:
+            elif vr in long_vrs:
                 length, start = u32(buf, pos + 8)[0], pos + 12
             else:
                 raise ParseError("corrupt", f"invalid VR bytes at offset {pos}")
