@@ -33,7 +33,7 @@ from dedup.records import Location, Quarantined, QuarantineReason
 
 _REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 _DEFLATED = "1.2.840.10008.1.2.1.99"
-READAHEAD_BYTES = 64 * 1024**2  # of one file, asked for ahead of its read
+READAHEAD_BYTES = 16 * 1024**2  # of one file, asked for ahead of its read
 
 
 @dataclass(slots=True)
