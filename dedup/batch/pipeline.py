@@ -30,7 +30,13 @@ from dedup.batch.runs import RunTotals, check_signature_settings, recorded_run
 from dedup.check.log import fold_check_log
 from dedup.config import Settings
 from dedup.errors import NothingDone
-from dedup.fingerprint.instance import die_with, fingerprint_location, fingerprint_many
+from dedup.fingerprint.instance import (
+    Packed,
+    die_with,
+    fingerprint_location,
+    fingerprint_many,
+    unpack,
+)
 from dedup.ingest.read import readahead
 from dedup.ingest.sources import walk
 from dedup.match import match
@@ -166,7 +172,7 @@ def _parallel(pending: Iterator[Location | Quarantined | None], pool: ProcessPoo
     A task's files are read ahead when it is submitted, so the disk is busy with the files
     of every task in flight while the workers parse (a cold backfill is bound by reading).
     """
-    in_flight: deque[Future[list[Instance | Quarantined]] | list[_Item]] = deque()
+    in_flight: deque[Future[list[Packed]] | list[_Item]] = deque()
     limit = settings.worker_count * 4
     task: list[Location] = []
     for item in pending:
@@ -187,13 +193,13 @@ def _parallel(pending: Iterator[Location | Quarantined | None], pool: ProcessPoo
 
 
 def _submit(pool: ProcessPoolExecutor, task: list[Location], settings: Settings
-            ) -> Future[list[Instance | Quarantined]]:
+            ) -> Future[list[Packed]]:
     readahead(task)
     return pool.submit(fingerprint_many, task, settings)
 
 
-def _result(entry: Future[list[Instance | Quarantined]] | list[_Item]) -> list[_Item]:
-    return entry if isinstance(entry, list) else list(entry.result())
+def _result(entry: Future[list[Packed]] | list[_Item]) -> list[_Item]:
+    return entry if isinstance(entry, list) else [unpack(p) for p in entry.result()]
 
 
 def _unskipped(walked: Iterator[Location | Quarantined], archive: Archive
