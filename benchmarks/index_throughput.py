@@ -52,10 +52,13 @@ _CHUNK = 32  # files per pool task
 
 
 def generate(root: Path, gigabytes: float) -> list[Path]:
-    """CT 512x512 studies plus MR and CR/DX until the corpus reaches ``gigabytes``."""
+    """CT 512x512 studies plus MR and CR/DX until the corpus reaches ``gigabytes``.
+
+    Each study has a seed of its own, so no two share a UID (the seed makes the UIDs).
+    """
     from dedup.synth import INSTITUTIONS, Patient, write_study
 
-    marker = root / ".complete"
+    marker = root.with_name(root.name + ".complete")  # beside it: not an input to index
     if not marker.exists():
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
@@ -63,8 +66,8 @@ def generate(root: Path, gigabytes: float) -> list[Path]:
         while size < gigabytes * 1e9:
             patient = Patient(f"BENCH^PATIENT{k}", f"B{k:05d}", "BENCH", date(1960, 1, 1 + k % 28),
                               "MF"[k % 2], person=k)
-            for modality, slices in (("CT", 120), ("MR", 24), ("XR", 1)):
-                write_study(root / f"p{k}", modality=modality, patient=patient, seed=k,
+            for j, (modality, slices) in enumerate((("CT", 120), ("MR", 24), ("XR", 1))):
+                write_study(root / f"p{k}", modality=modality, patient=patient, seed=3 * k + j,
                             study_date=date(2025, 1, 1 + k % 28), slices=slices,
                             institution=INSTITUTIONS[k % len(INSTITUTIONS)])
             size = sum(p.stat().st_size for p in root.rglob("*.dcm"))
@@ -279,7 +282,7 @@ def main() -> None:
     parser.add_argument("--modes", default="warm,cold", help="warm, cold or both")
     args = parser.parse_args()
     gigabytes = args.gb or (0.3 if args.quick else 2.6)
-    corpus = args.cache / f"corpus-{gigabytes:g}gb"
+    corpus = args.cache / f"corpus-v2-{gigabytes:g}gb"
     paths = [str(p) for p in generate(corpus, gigabytes)]
     nbytes = sum(os.path.getsize(p) for p in paths)
     cores = os.cpu_count() or 1
