@@ -54,7 +54,9 @@ _CHUNK = 32  # files per pool task
 def generate(root: Path, gigabytes: float) -> list[Path]:
     """CT 512x512 studies plus MR and CR/DX until the corpus reaches ``gigabytes``.
 
-    Each study has a seed of its own, so no two share a UID (the seed makes the UIDs).
+    Each study has a seed of its own, of four digits: the synthetic UIDs hash their parts
+    joined without a separator (seed 3, series 1, image 12 would make the UID of seed 31,
+    series 1, image 2), so seeds of one width keep every UID of the corpus distinct.
     """
     from dedup.synth import INSTITUTIONS, Patient, write_study
 
@@ -67,7 +69,8 @@ def generate(root: Path, gigabytes: float) -> list[Path]:
             patient = Patient(f"BENCH^PATIENT{k}", f"B{k:05d}", "BENCH", date(1960, 1, 1 + k % 28),
                               "MF"[k % 2], person=k)
             for j, (modality, slices) in enumerate((("CT", 120), ("MR", 24), ("XR", 1))):
-                write_study(root / f"p{k}", modality=modality, patient=patient, seed=3 * k + j,
+                write_study(root / f"p{k}", modality=modality, patient=patient,
+                            seed=1000 + 3 * k + j,
                             study_date=date(2025, 1, 1 + k % 28), slices=slices,
                             institution=INSTITUTIONS[k % len(INSTITUTIONS)])
             size = sum(p.stat().st_size for p in root.rglob("*.dcm"))
@@ -282,7 +285,7 @@ def main() -> None:
     parser.add_argument("--modes", default="warm,cold", help="warm, cold or both")
     args = parser.parse_args()
     gigabytes = args.gb or (0.3 if args.quick else 2.6)
-    corpus = args.cache / f"corpus-v2-{gigabytes:g}gb"
+    corpus = args.cache / f"corpus-v3-{gigabytes:g}gb"
     paths = [str(p) for p in generate(corpus, gigabytes)]
     nbytes = sum(os.path.getsize(p) for p in paths)
     cores = os.cpu_count() or 1

@@ -146,7 +146,7 @@ def table(name: str, passes: list[dict[str, dict[str, float]]]) -> dict[str, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=Path(os.environ.get(
-        "XDG_CACHE_HOME", Path.home() / ".cache")) / "dedup-bench" / "corpus-v2-2.6gb")
+        "XDG_CACHE_HOME", Path.home() / ".cache")) / "dedup-bench" / "corpus-v3-2.6gb")
     parser.add_argument("--files", type=int, default=600, help="files, spread over the corpus")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--core", type=int, default=1, help="CPU to pin to (-1: none)")
