@@ -79,23 +79,26 @@ def generate(root: Path, gigabytes: float) -> list[Path]:
     return sorted(root.rglob("*.dcm"))
 
 
-def _ceiling(paths: list[str]) -> tuple[int, int]:
-    total = 0
+Chunk = tuple[int, int, float]  # bytes, the worker's peak RSS (KiB), CPU seconds of the chunk
+
+
+def _ceiling(paths: list[str]) -> Chunk:
+    total, cpu = 0, time.process_time()
     for path in paths:
         with open(path, "rb") as fh:
             data = fh.read()
         xxhash.xxh3_128_digest(data)
         total += len(data)
-    return total, _own_peak_kib()
+    return total, _own_peak_kib(), time.process_time() - cpu
 
 
-def _naive(paths: list[str]) -> tuple[int, int]:
-    total = 0
+def _naive(paths: list[str]) -> Chunk:
+    total, cpu = 0, time.process_time()
     for path in paths:
         ds = dcmread(path)
         hashlib.sha256(ds.PixelData).digest()
         total += os.path.getsize(path)
-    return total, _own_peak_kib()
+    return total, _own_peak_kib(), time.process_time() - cpu
 
 
 def _own_peak_kib() -> int:
@@ -118,6 +121,7 @@ class Measured:
     peak_kib: int = 0
     tree_kib: int | None = None
     reading_seconds: float | None = None  # until the workers ended (before matching)
+    cpu_seconds: float = 0.0  # of every process, user and system
 
 
 @dataclass
@@ -129,17 +133,17 @@ class Approach:
     results: dict[str, list[Measured]] = field(default_factory=dict)
 
 
-def pooled(pool: Pool, fn: Callable[[list[str]], tuple[int, int]], files: list[str]
-           ) -> Measured:
+def pooled(pool: Pool, fn: Callable[[list[str]], Chunk], files: list[str]) -> Measured:
     """Time ``fn`` over the corpus in chunks on a started, warmed pool."""
     chunks = [files[i:i + _CHUNK] for i in range(0, len(files), _CHUNK)]
     start = time.perf_counter()
     results = list(pool.imap_unordered(fn, chunks))
     seconds = time.perf_counter() - start
-    return Measured(seconds, peak_kib=max(peak for _, peak in results))
+    return Measured(seconds, peak_kib=max(peak for _, peak, _ in results),
+                    cpu_seconds=sum(cpu for *_, cpu in results))
 
 
-def warmed_pool(fn: Callable[[list[str]], tuple[int, int]], files: list[str],
+def warmed_pool(fn: Callable[[list[str]], Chunk], files: list[str],
                 processes: int) -> Pool:
     """A pool whose workers are running and have run ``fn`` on a few files."""
     pool = get_context("fork").Pool(processes)
@@ -167,7 +171,8 @@ def dedup_index(corpus: Path, archive: Path, code: Path) -> Measured:
     if proc.returncode:
         raise SystemExit(f"dedup index with {code} failed ({proc.returncode}): {out!r}")
     summary = json.loads(out)
-    return Measured(seconds, summary["seconds"], usage.ru_maxrss, tree, workers_end)
+    return Measured(seconds, summary["seconds"], usage.ru_maxrss, tree, workers_end,
+                    usage.ru_utime + usage.ru_stime)
 
 
 def _sample_tree(proc: subprocess.Popen[bytes], start: float) -> tuple[int, float | None]:
@@ -236,7 +241,7 @@ def report(approaches: list[Approach], files: int, nbytes: int, mode: str
     """Print one cache mode's table; return the median files/s by approach and clock."""
     print(f"\n{mode} page cache (median of {len(approaches[0].results[mode])} runs)")
     print(f"  {'':44} {'files/s':>8} {'MB/s':>6} {'spread':>7} {'own clock':>10} "
-          f"{'reading':>8} {'peak RSS':>9} {'tree RSS':>9}")
+          f"{'reading':>8} {'CPU ms/file':>12} {'peak RSS':>9} {'tree RSS':>9}")
     rates: dict[str, dict[str, float | None]] = {}
     for approach in approaches:
         results = approach.results[mode]
@@ -248,6 +253,7 @@ def report(approaches: list[Approach], files: int, nbytes: int, mode: str
         spread = (max(seconds) - min(seconds)) / statistics.median(seconds)
         texts = [f"{rate[k]:{w}.0f}" if rate[k] else " " * w
                  for k, w in (("own", 10), ("reading", 8))]
+        texts.append(f"{statistics.median(r.cpu_seconds for r in results) / files * 1e3:12.2f}")
         tree = [r.tree_kib for r in results if r.tree_kib]
         tree_text = f"{max(tree) / 1024:6.0f} MB" if tree else ""
         print(f"  {approach.name:44} {rate['whole']:8.0f} "
@@ -312,7 +318,8 @@ def main() -> None:
     print("\nspread: (slowest - fastest) / median of the runs; own clock: the files/s "
           "`dedup index` reports (its summary's seconds); reading: files/s from the start "
           "until its workers ended (start-up, reading, fingerprinting, commits; no "
-          "matching); tree RSS: all its processes")
+          "matching); CPU ms/file: user + system time of all its processes per file (less "
+          "sensitive to other load than wall time); tree RSS: all its processes")
 
 
 if __name__ == "__main__":
