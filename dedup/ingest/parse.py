@@ -285,9 +285,7 @@ def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
                 continue
             pos = start + length
             if pos > size:
-                reason = "corrupt" if length > _MAX_HEADER_VALUE else "truncated"
-                raise ParseError(reason, f"element {order.tag_text(key)} needs {length} "
-                                 f"bytes, file has {size - start}")
+                raise _overrun(order.tag_text(key), length, size - start)
             if key not in wanted:
                 continue
             kind, name = what = wanted[key]
@@ -300,10 +298,16 @@ def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
                 header.raw_text[name] = raw
     except _StructError:
         if pos + 8 > size:
-            raise ParseError("truncated", f"file ends inside an element header at offset "
-                             f"{pos}") from None
+            raise ParseError("truncated", f"file ends inside an element header at offset {pos}"
+                             ) from None
         raise
     return pos
+
+
+def _overrun(tag: str, length: int, left: int) -> ParseError:
+    """An element longer than what is left of the file: cut, or a garbage length."""
+    reason = "corrupt" if length > _MAX_HEADER_VALUE else "truncated"
+    return ParseError(reason, f"element {tag} needs {length} bytes, file has {left}")
 
 
 def _pixel_data(header: Header, start: int, length: int, size: int) -> int:
