@@ -37,8 +37,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check dedup tests benchmarks dashboards
 	$(BIN)/mypy
 
+# Index throughput against the ceiling and the naive way in the same run, then the per-file
+# cost of each worker stage. The 2.6 GB corpus is generated once into ~/.cache/dedup-bench.
+# BENCH_ARGS=--quick for a 0.3 GB corpus; BASELINE=DIR measures another checkout's code too.
+BENCH_ARGS ?=
+BASELINE ?=
 bench: $(STAMP)
-	$(BIN)/python benchmarks/index_throughput.py
+	$(BIN)/python benchmarks/index_throughput.py $(BENCH_ARGS) $(if $(BASELINE),--baseline $(BASELINE))
+	$(BIN)/python benchmarks/worker_stages.py $(if $(BASELINE),--baseline $(BASELINE))
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

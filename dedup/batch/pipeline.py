@@ -17,6 +17,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import islice
+from multiprocessing import forkserver
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import polars as pl
@@ -28,7 +30,14 @@ from dedup.batch.runs import RunTotals, check_signature_settings, recorded_run
 from dedup.check.log import fold_check_log
 from dedup.config import Settings
 from dedup.errors import NothingDone
-from dedup.fingerprint.instance import die_with, fingerprint_location, fingerprint_many
+from dedup.fingerprint.instance import (
+    Packed,
+    die_with,
+    fingerprint_location,
+    fingerprint_many,
+    unpack,
+)
+from dedup.ingest.read import readahead
 from dedup.ingest.sources import walk
 from dedup.match import match
 from dedup.records import Instance, Location, Quarantined, RunSummary
@@ -57,14 +66,15 @@ def index(paths: Iterable[str | Path], settings: Settings,
 
     """
     started = time.monotonic()
+    context = _worker_context(settings)  # its server imports while the archive opens
     loader = threading.Thread(target=_preload, name="dedup-preload", daemon=True)
     loader.start()
     with batch_lock(settings.archive), Archive.open(settings.archive) as archive:
         check_signature_settings(archive, settings)
         totals = RunTotals()
         with recorded_run(archive, "index", totals) as run_id:
-            _commit_all(archive, run_id, _stream(paths, archive.cursor(), settings), settings,
-                        totals, progress, loader)
+            _commit_all(archive, run_id, _stream(paths, archive.cursor(), settings, context),
+                        settings, totals, progress, loader)
             matched = match(archive, settings, run_id=run_id)
             totals.duplicates = {**matched.duplicates, "exact": matched.exact}
         fold_check_log(archive)  # checks and outcomes the service logged since the last run
@@ -118,28 +128,51 @@ def _reasons_text(reasons: dict[str, int]) -> str:
 _Item = Instance | Quarantined | None  # None marks one input skipped as unchanged
 
 
-def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings
-            ) -> Iterator[_Item]:
+def _worker_context(settings: Settings) -> BaseContext | None:
+    """The forkserver context of the worker processes, its server started (None: serial).
+
+    Workers fork from a clean server that has imported what they need, not from this
+    process (which has DuckDB threads running), and start in milliseconds. The server is
+    started first thing, so its imports overlap the opening of the archive and the walk.
+    """
+    if settings.worker_count == 1:
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["dedup.fingerprint.instance"])
+    forkserver.ensure_running()
+    return context
+
+
+def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings,
+            context: BaseContext | None) -> Iterator[_Item]:
     """Fingerprint every input not already committed, in walk order."""
     walked = walk(paths, max_file_bytes=settings.max_file_bytes)
     pending = _unskipped(walked, archive)
-    if settings.worker_count == 1:
-        for item in pending:
-            yield item if not isinstance(item, Location) else fingerprint_location(item, settings)
+    if context is None:
+        yield from _serial(pending, settings)
         return
-    # forkserver: workers fork from a clean, preloaded server, not from this process
-    # (which has DuckDB threads running), and start in milliseconds.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["dedup.fingerprint.instance"])
     with ProcessPoolExecutor(settings.worker_count, mp_context=context, initializer=die_with,
                              initargs=(os.getpid(),)) as pool:
         yield from _parallel(pending, pool, settings)
 
 
+def _serial(pending: Iterator[Location | Quarantined | None], settings: Settings
+            ) -> Iterator[_Item]:
+    """Fingerprint in this process, the next few files always being read ahead."""
+    while chunk := list(islice(pending, _TASK_FILES)):
+        readahead(c for c in chunk if isinstance(c, Location))
+        for item in chunk:
+            yield item if not isinstance(item, Location) else fingerprint_location(item, settings)
+
+
 def _parallel(pending: Iterator[Location | Quarantined | None], pool: ProcessPoolExecutor,
               settings: Settings) -> Iterator[_Item]:
-    """Run tasks of a few locations each, at most 4 per worker in flight, results in order."""
-    in_flight: deque[Future[list[Instance | Quarantined]] | list[_Item]] = deque()
+    """Run tasks of a few locations each, at most 4 per worker in flight, results in order.
+
+    A task's files are read ahead when it is submitted, so the disk is busy with the files
+    of every task in flight while the workers parse (a cold backfill is bound by reading).
+    """
+    in_flight: deque[Future[list[Packed]] | list[_Item]] = deque()
     limit = settings.worker_count * 4
     task: list[Location] = []
     for item in pending:
@@ -147,20 +180,26 @@ def _parallel(pending: Iterator[Location | Quarantined | None], pool: ProcessPoo
             task.append(item)
             if len(task) < _TASK_FILES:
                 continue
-            in_flight.append(pool.submit(fingerprint_many, task, settings))
+            in_flight.append(_submit(pool, task, settings))
             task = []
         else:
             in_flight.append([item])
         while len(in_flight) > limit:
             yield from _result(in_flight.popleft())
     if task:
-        in_flight.append(pool.submit(fingerprint_many, task, settings))
+        in_flight.append(_submit(pool, task, settings))
     while in_flight:
         yield from _result(in_flight.popleft())
 
 
-def _result(entry: Future[list[Instance | Quarantined]] | list[_Item]) -> list[_Item]:
-    return entry if isinstance(entry, list) else list(entry.result())
+def _submit(pool: ProcessPoolExecutor, task: list[Location], settings: Settings
+            ) -> Future[list[Packed]]:
+    readahead(task)
+    return pool.submit(fingerprint_many, task, settings)
+
+
+def _result(entry: Future[list[Packed]] | list[_Item]) -> list[_Item]:
+    return entry if isinstance(entry, list) else [unpack(p) for p in entry.result()]
 
 
 def _unskipped(walked: Iterator[Location | Quarantined], archive: Archive

@@ -10,6 +10,7 @@ little-endian data already is that form, so it is hashed in place without decodi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import xxhash
@@ -46,15 +47,19 @@ class PixelFormat:
     @property
     def dtype(self) -> np.dtype:
         """The canonical little-endian numpy type."""
-        if self.bits_allocated == 1:
-            return np.dtype("u1")
-        kind = "i" if self.pixel_representation else "u"
-        return np.dtype(f"<{kind}{max(self.bits_allocated // 8, 1)}")
+        return _dtype(self.bits_allocated, bool(self.pixel_representation))
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
         """Canonical array shape."""
         return (self.frames, self.rows, self.columns, self.samples)
+
+
+@lru_cache(maxsize=64)
+def _dtype(bits_allocated: int, signed: bool) -> np.dtype:
+    if bits_allocated == 1:
+        return np.dtype("u1")
+    return np.dtype(f"<{'i' if signed else 'u'}{max(bits_allocated // 8, 1)}")
 
 
 def native_pixels(fmt: PixelFormat, raw: memoryview | bytes) -> np.ndarray:
@@ -89,9 +94,13 @@ def canonical(fmt: PixelFormat, decoded: np.ndarray) -> np.ndarray:
 
 
 def pixel_hash(fmt: PixelFormat, pixels: np.ndarray) -> bytes:
-    """Return the 128-bit xxh3 hash of the canonical pixels, bound to their format."""
-    h = xxhash.xxh3_128()
-    h.update(f"{fmt.rows}x{fmt.columns}x{fmt.frames}x{fmt.samples}:{fmt.dtype.str}".encode())
+    """Return the 128-bit xxh3 hash of the canonical pixels, bound to their format.
+
+    Contiguous pixels (native data in the file's own buffer, or a decoder's array) are
+    hashed where they lie, without a copy.
+    """
+    h = xxhash.xxh3_128(f"{fmt.rows}x{fmt.columns}x{fmt.frames}x{fmt.samples}:"
+                        f"{fmt.dtype.str}".encode())
     h.update(pixels.data.cast("B") if pixels.flags.c_contiguous else pixels.tobytes())
     return h.digest()
 
@@ -107,6 +116,10 @@ def is_constant(pixels: np.ndarray) -> bool:
     if flat.size == 0:
         return False
     sample = flat[:: max(1, flat.size // 1024)]
-    if sample.min() != sample.max():
+    if pixels.dtype.kind in "iub":  # integers: equal values are equal bytes
+        first = sample[:1].tobytes()
+        if sample.tobytes() != first * len(sample):
+            return False
+    elif sample.min() != sample.max():
         return False
     return bool(flat.min() == flat.max())

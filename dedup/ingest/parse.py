@@ -18,6 +18,7 @@ walked here too, only for that check (:func:`check_complete`), before pydicom re
 from __future__ import annotations
 
 import mmap
+from collections.abc import Callable
 from dataclasses import dataclass
 from struct import Struct, unpack_from
 from struct import error as _StructError
@@ -89,6 +90,9 @@ US_TAGS: dict[int, str] = {
 }
 #: Sequences whose first item's text tags are read (prefixed with the sequence keyword).
 SEQUENCE_TAGS: dict[int, str] = {0x00081032: "ProcedureCodeSequence"}
+#: Text tags whose raw bytes are kept, to be decoded with the Specific Character Set.
+DECODED_TEXT = frozenset({"PatientName", "InstitutionName", "StudyDescription",
+                          "SeriesDescription"})
 
 
 class ParseError(Exception):
@@ -110,7 +114,7 @@ class Header:
 
     transfer_syntax: str
     values: dict[str, str | int]
-    raw_text: dict[str, bytes]
+    raw_text: dict[str, bytes]  # the top-level values of DECODED_TEXT, as stored
     pixel_offset: int | None = None  # first byte of the value (or of the first item)
     pixel_length: int | None = None  # None when encapsulated (undefined length)
 
@@ -177,66 +181,133 @@ def _walk_file(buf: Buffer, pos: int, encoding: tuple[bool, bool] | None) -> Hea
     return header
 
 
-_HEAD = Struct("<HH2sH")  # group, element, VR, short length (explicit VR)
-_U32 = Struct("<I")
-_US = Struct("<H")
-_ITEM_HEAD = Struct("<HHI")  # group, element, length of an item or delimiter
-_HEAD_BE, _U32_BE, _US_BE, _ITEM_HEAD_BE = (Struct(">HH2sH"), Struct(">I"), Struct(">H"),
-                                            Struct(">HHI"))  # the same, big endian
-_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS",
-                  b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL",
-                  b"US"}) | _LONG_VRS
-_TEXT, _SHORT, _SEQ = 0, 1, 2
+_TEXT, _DECODED, _SHORT, _SEQ = 0, 1, 2, 3  # _DECODED: text whose raw bytes are kept too
 _WANTED: dict[int, tuple[int, str]] = {
-    **{t: (_TEXT, n) for t, n in TEXT_TAGS.items()},
+    **{t: (_DECODED if n in DECODED_TEXT else _TEXT, n) for t, n in TEXT_TAGS.items()},
     **{t: (_SHORT, n) for t, n in US_TAGS.items()},
     **{t: (_SEQ, n) for t, n in SEQUENCE_TAGS.items()},
     0x00020010: (_TEXT, "TransferSyntaxUID"),
 }
+#: Explicit VRs with a 2-byte length (the others, :data:`_LONG_VRS`, have a 4-byte one).
+_SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS",
+                        b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL",
+                        b"US"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    """One byte order's readers, and the tags in the form its readers return them.
+
+    An element's tag is read as one unsigned 32-bit ``key``: in big endian that is
+    ``group << 16 | element``, in little endian ``element << 16 | group``. Tags are
+    compared in that form, so the hot loop never rebuilds a tag from its two halves.
+    """
+
+    head: Callable[[Buffer, int], tuple[int, int, int]]  # key, VR, short length
+    item: Callable[[Buffer, int], tuple[int, int]]  # key and length of an item or delimiter
+    u32: Callable[[Buffer, int], tuple[int]]
+    us: Callable[[Buffer, int], tuple[int]]
+    group_shift: int  # the group is ``key >> group_shift & 0xFFFF``
+    short_vrs: frozenset[int]  # explicit VRs as the head reads them: 2-byte length
+    long_vrs: frozenset[int]  # and 4-byte length
+    wanted: dict[int, tuple[int, str]]
+    sequences: dict[int, str]
+    pixel_data: int
+    item_start: int
+    item_end: int
+    sequence_end: int
+
+    @classmethod
+    def of(cls, little: bool) -> _Order:
+        """The readers and keys of little- or big-endian data."""
+        def key(tag: int) -> int:
+            return (tag & 0xFFFF) << 16 | tag >> 16 if little else tag
+
+        sign = "<" if little else ">"
+        def vrs(names: frozenset[bytes]) -> frozenset[int]:
+            return frozenset(int.from_bytes(vr, "little" if little else "big") for vr in names)
+
+        return cls(head=Struct(sign + "IHH").unpack_from, item=Struct(sign + "II").unpack_from,
+                   u32=Struct(sign + "I").unpack_from, us=Struct(sign + "H").unpack_from,
+                   group_shift=0 if little else 16, short_vrs=vrs(_SHORT_VRS),
+                   long_vrs=vrs(_LONG_VRS),
+                   wanted={key(t): what for t, what in _WANTED.items()},
+                   sequences={key(t): name for t, name in SEQUENCE_TAGS.items()},
+                   pixel_data=key(_PIXEL_DATA), item_start=key(_ITEM), item_end=key(_ITEM_END),
+                   sequence_end=key(_SEQ_END))
+
+    def tag_text(self, key: int) -> str:
+        """``(GGGG,EEEE)`` of a key, for messages."""
+        group, element = key >> self.group_shift & 0xFFFF, key >> (16 - self.group_shift) & 0xFFFF
+        return f"({group:04X},{element:04X})"
+
+
+_LITTLE, _BIG = _Order.of(little=True), _Order.of(little=False)
+_NOT_KEPT: dict[int, tuple[int, str]] = {}  # inside items after a sequence's first
 
 
 def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
           *, meta: bool, prefix: str = "", little: bool = True) -> int:
     """Walk elements from ``pos`` to ``end``; return the position after the last one read.
 
-    The hot loop of indexing: one ``Struct`` call per element, one dict lookup for the tags
-    that matter, no objects for the rest.
+    The hot loop of indexing: one ``unpack_from`` per element, one dict lookup for the tags
+    that matter, no objects for the rest. At the top level (``prefix`` empty) it stops at
+    Pixel Data; inside a sequence item (``prefix`` set) at the item's delimiter.
     """
-    size, wanted = len(buf), _WANTED
-    head, u32 = (_HEAD.unpack_from, _U32.unpack_from) if little else \
-        (_HEAD_BE.unpack_from, _U32_BE.unpack_from)
-    explicit = explicit or meta
-    while pos < end:
+    order = _LITTLE if little else _BIG
+    head, u32, shift, size = order.head, order.u32, order.group_shift, len(buf)
+    short_vrs, long_vrs = order.short_vrs, order.long_vrs
+    wanted = _NOT_KEPT if prefix.startswith("\x00") else order.wanted
+    pixel_data = -1 if prefix else order.pixel_data
+    item_end = order.item_end if prefix else -1
+    values, explicit = header.values, explicit or meta
+    try:
+        while pos < end:
+            key, vr, length = head(buf, pos)
+            group = key >> shift & 0xFFFF
+            if meta and group != 0x0002:
+                return pos
+            if group == 0xFFFE or not explicit:
+                length, start = u32(buf, pos + 4)[0], pos + 8
+            elif vr in short_vrs:
+                start = pos + 8
+            elif vr in long_vrs:
+                length, start = u32(buf, pos + 8)[0], pos + 12
+            else:
+                raise ParseError("corrupt", f"invalid VR bytes at offset {pos}")
+            if key == item_end:
+                return start
+            if key == pixel_data:
+                return _pixel_data(header, start, length, size)
+            if length == _UNDEFINED:
+                pos = _skip_sequence(buf, start, explicit, header, order.sequences.get(key),
+                                     little=little)
+                continue
+            pos = start + length
+            if pos > size:
+                raise _overrun(order.tag_text(key), length, size - start)
+            if key not in wanted:
+                continue
+            kind, name = what = wanted[key]
+            if kind > _DECODED:
+                _keep(buf, start, length, what, header, explicit, prefix, little)
+                continue
+            raw = bytes(buf[start:pos])
+            values[prefix + name] = raw.rstrip(b"\x00 ").decode("latin-1").strip()
+            if kind and not prefix:
+                header.raw_text[name] = raw
+    except _StructError:
         if pos + 8 > size:
-            raise ParseError("truncated", f"file ends inside an element header at offset {pos}")
-        group, elem, vr, length = head(buf, pos)
-        if meta and group != 0x0002:
-            return pos
-        tag = group << 16 | elem
-        if group == 0xFFFE or not explicit:
-            length, start = u32(buf, pos + 4)[0], pos + 8
-        elif vr in _LONG_VRS:
-            length, start = u32(buf, pos + 8)[0], pos + 12
-        elif vr in _VRS:
-            start = pos + 8
-        else:
-            raise ParseError("corrupt", f"invalid VR bytes at offset {pos}")
-        if tag == _ITEM_END and prefix:
-            return start
-        if tag == _PIXEL_DATA and not prefix:
-            return _pixel_data(header, start, length, size)
-        if length == _UNDEFINED:
-            pos = _skip_sequence(buf, start, explicit, header, SEQUENCE_TAGS.get(tag),
-                                 little=little)
-            continue
-        pos = start + length
-        if pos > size:
-            reason = "corrupt" if length > _MAX_HEADER_VALUE else "truncated"
-            raise ParseError(reason, f"element ({group:04X},{elem:04X}) needs "
-                             f"{length} bytes, file has {size - start}")
-        if tag in wanted and not prefix.startswith("\x00"):
-            _keep(buf, start, length, wanted[tag], header, explicit, prefix, little)
+            raise ParseError("truncated", f"file ends inside an element header at offset {pos}"
+                             ) from None
+        raise
     return pos
+
+
+def _overrun(tag: str, length: int, left: int) -> ParseError:
+    """An element longer than what is left of the file: cut, or a garbage length."""
+    reason = "corrupt" if length > _MAX_HEADER_VALUE else "truncated"
+    return ParseError(reason, f"element {tag} needs {length} bytes, file has {left}")
 
 
 def _pixel_data(header: Header, start: int, length: int, size: int) -> int:
@@ -249,13 +320,10 @@ def _pixel_data(header: Header, start: int, length: int, size: int) -> int:
 
 def _keep(buf: Buffer, start: int, length: int, what: tuple[int, str],
           header: Header, explicit: bool, prefix: str, little: bool) -> None:
+    """Keep an unsigned short, or read a wanted sequence's first item."""
     kind, name = what
-    if kind == _TEXT:
-        raw = bytes(buf[start:start + length])
-        header.raw_text[prefix + name] = raw
-        header.values[prefix + name] = _text(raw)
-    elif kind == _SHORT and length >= 2 and not prefix:
-        header.values[name] = (_US if little else _US_BE).unpack_from(buf, start)[0]
+    if kind == _SHORT and length >= 2 and not prefix:
+        header.values[name] = (_LITTLE if little else _BIG).us(buf, start)[0]
     elif kind == _SEQ and length:
         _skip_sequence(buf, start, explicit, header, name, start + length, little=little)
 
@@ -263,18 +331,18 @@ def _keep(buf: Buffer, start: int, length: int, what: tuple[int, str],
 def _skip_sequence(buf: Buffer, pos: int, explicit: bool, header: Header,
                    wanted: str | None, end: int | None = None, *, little: bool = True) -> int:
     """Step over a sequence's items; read the first item's text tags when ``wanted``."""
-    size, item_head = len(buf), (_ITEM_HEAD if little else _ITEM_HEAD_BE).unpack_from
+    order = _LITTLE if little else _BIG
+    size, item_head = len(buf), order.item
     first = True
     limit = size if end is None else end
     while pos < limit:
         if pos + 8 > size:
             raise ParseError("truncated", f"file ends inside a sequence at offset {pos}")
-        group, elem, length = item_head(buf, pos)
-        tag = group << 16 | elem
+        key, length = item_head(buf, pos)
         pos += 8
-        if tag == _SEQ_END:
+        if key == order.sequence_end:
             return pos
-        if tag != _ITEM:
+        if key != order.item_start:
             raise ParseError("corrupt", f"expected a sequence item at offset {pos - 8}")
         prefix = f"{wanted}." if wanted and first else "\x00"
         item_end = size if length == _UNDEFINED else pos + length
@@ -289,10 +357,6 @@ def _skip_sequence(buf: Buffer, pos: int, explicit: bool, header: Header,
     if end is None:
         raise ParseError("truncated", "file ends inside an undefined-length sequence")
     return end
-
-
-def _text(raw: Buffer) -> str:
-    return bytes(raw).rstrip(b"\x00 ").decode("latin-1").strip()
 
 
 def encapsulated_frames(buf: Buffer, pos: int) -> list[memoryview]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import mmap
 import os
 import shutil
+import subprocess
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 from pydicom import dcmread
 
 from dedup.config import Settings
-from dedup.ingest.read import DicomFile, read_location
+from dedup.ingest.read import DicomFile, read_location, readahead
 from dedup.records import Location, Quarantined, QuarantineReason
 from dedup.synth import write_bad_inputs
 from tests.conftest import shipped, synthetic_study
@@ -149,3 +152,49 @@ def test_only_regular_files_within_the_size_limit_are_read(tmp_path: Path) -> No
     assert isinstance(too_big, Quarantined) and too_big.reason == QuarantineReason.TOO_LARGE
     assert too_big.detail == f"{size} bytes, more than max_file_bytes ({size - 1}); not read"
     read_ok(small, max_file_bytes=size)
+
+
+def resident_bytes(path: Path) -> int:
+    """Bytes of ``path`` in the page cache, as util-linux ``fincore`` counts them."""
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.strip())
+
+
+@pytest.mark.skipif(shutil.which("fincore") is None, reason="util-linux fincore not installed")
+def test_readahead_brings_files_into_the_page_cache(tmp_path: Path) -> None:
+    path = tmp_path / "big.dcm"
+    path.write_bytes(os.urandom(8 * 1024**2))
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+    if resident_bytes(path) > 1024**2:
+        pytest.skip("this file system keeps the file cached (tmpfs?)")
+    readahead([Location(str(path))])
+    deadline = time.monotonic() + 10
+    while resident_bytes(path) < path.stat().st_size and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert resident_bytes(path) == path.stat().st_size
+
+
+def test_readahead_passes_over_what_it_cannot_or_must_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.dcm"
+    os.mkfifo(fifo)  # opened for reading, it would wait for a writer
+    (tmp_path / "folder").mkdir()
+    zipped = tmp_path / "study.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("a.dcm", b"x")
+    locations = [Location(str(fifo)), Location(str(tmp_path / "folder")),
+                 Location(str(tmp_path / "gone.dcm")), Location(str(zipped), "a.dcm")]
+    worker = threading.Thread(target=readahead, args=(locations,), daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+
+
+def test_a_file_is_read_to_its_end(tmp_path: Path) -> None:
+    path = shipped("CT_small.dcm")
+    for threshold in (1, 2**40):  # memory-mapped, read
+        dicom = read_ok(path, mmap_threshold=threshold)
+        assert bytes(dicom.data) == path.read_bytes()
