@@ -50,8 +50,9 @@ byte) is refused with :class:`ValueError`; its studies must be indexed again.
 from __future__ import annotations
 
 import math
+import operator
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -251,14 +252,15 @@ def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
     differing = _distances([_part(s, 0) for s in a], [_part(s, 0) for s in b])
     alike = differing <= max_differing_bits(limits.structure)
     sizes_a, sizes_b = [size_of(s) for s in a], [size_of(s) for s in b]
-    resized = np.array([[_resampled(x, y) for y in sizes_b] for x in sizes_a])
+    resized = _pairwise(sizes_a, sizes_b, _resampled)
     close = alike | (resized & (differing <= max_differing_bits(limits.resized)))
     noisy_a = [i for i, s in enumerate(a) if _has_noise(s)]
     noisy_b = [j for j, s in enumerate(b) if _has_noise(s)]
     if noisy_a and noisy_b:
         block = np.ix_(noisy_a, noisy_b)
         noise = _distances([_part(a[i], 2) for i in noisy_a], [_part(b[j], 2) for j in noisy_b])
-        same = np.array([[sizes_a[i] == sizes_b[j] for j in noisy_b] for i in noisy_a])
+        same = _pairwise([sizes_a[i] for i in noisy_a], [sizes_b[j] for j in noisy_b],
+                         operator.eq)
         backed = (noise <= max_differing_bits(limits.noise_support)) | (
             _alignments([a[i] for i in noisy_a], [b[j] for j in noisy_b]) >= limits.alignment)
         close[block] = np.where(same, (alike[block] & backed)
@@ -283,6 +285,22 @@ def _part(signature: bytes, index: int) -> bytes:
 
 def _has_noise(signature: bytes) -> bool:
     return len(signature) == _BASE + PART
+
+
+def _pairwise(a: list[tuple[int, int]], b: list[tuple[int, int]],
+              test: Callable[[tuple[int, int], tuple[int, int]], bool]) -> np.ndarray:
+    """``test`` of every size of ``a`` against every size of ``b``, once per distinct pair.
+
+    A study holds a few sizes among hundreds of images: the test runs on the distinct sizes
+    and the answers are spread by index, not in a Python loop over every pair.
+    """
+    kinds_a, index_a = np.unique(np.array(a, dtype=np.int64).reshape(-1, 2), axis=0,
+                                 return_inverse=True)
+    kinds_b, index_b = np.unique(np.array(b, dtype=np.int64).reshape(-1, 2), axis=0,
+                                 return_inverse=True)
+    table = np.array([[test((int(x[0]), int(x[1])), (int(y[0]), int(y[1]))) for y in kinds_b]
+                      for x in kinds_a], dtype=bool).reshape(len(kinds_a), len(kinds_b))
+    return table[np.ix_(index_a.ravel(), index_b.ravel())]
 
 
 def _resampled(a: tuple[int, int], b: tuple[int, int]) -> bool:

@@ -16,7 +16,9 @@ def _subseed(*parts: object) -> int:
 
 
 def _uid(*parts: object) -> str:
-    return generate_uid(entropy_srcs=[str(p) for p in parts])
+    # one source: generate_uid joins several without a separator, so (3, 1, 12) and
+    # (31, 1, 2) would give the same UID
+    return generate_uid(entropy_srcs=[repr(parts)])
 
 
 def _hex8(*parts: object) -> str:
