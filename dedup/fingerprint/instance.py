@@ -12,6 +12,7 @@ from operator import attrgetter
 
 import numpy as np
 from pydicom import dcmread
+from pydicom.pixels import apply_color_lut
 
 from dedup.config import Settings
 from dedup.fingerprint.content import content_hash
@@ -172,6 +173,23 @@ def canonical_pixels(dicom: DicomFile, fmt: PixelFormat) -> np.ndarray | None:
     return canonical(fmt, ds.pixel_array)
 
 
+def _displayed(dicom: DicomFile, pixels: np.ndarray) -> np.ndarray:
+    """What the acquisition signature compares: the colours a palette image shows.
+
+    A copy of a PALETTE COLOR image is often stored as RGB (DCMTK's lossy JPEG converts it),
+    so the indices alone would compare a copy with its source as different images. The
+    pixel hash stays on the stored values.
+    """
+    if dicom.text("PhotometricInterpretation") != "PALETTE COLOR":
+        return pixels
+    ds = dicom.dataset if dicom.dataset is not None else dcmread(BytesIO(bytes(dicom.data)))
+    try:
+        colours = apply_color_lut(pixels[..., 0], ds)
+    except (AttributeError, KeyError, ValueError, IndexError):  # no usable palette
+        return pixels
+    return colours.reshape(*pixels.shape[:3], 3)
+
+
 def fingerprint(dicom: DicomFile) -> Instance:
     """Compute the instance record: pixel hash, acquisition signature and header tokens.
 
@@ -188,7 +206,8 @@ def fingerprint(dicom: DicomFile) -> Instance:
     fmt = pixel_format(dicom)
     pixels = canonical_pixels(dicom, fmt)
     blank = pixels is not None and is_constant(pixels)
-    detail, look = (None, None) if pixels is None or blank else acquisition(pixels)
+    detail, look = (None, None) if pixels is None or blank else \
+        acquisition(_displayed(dicom, pixels))
     if pixels is None:  # no Pixel Data: fingerprinted by its normalised content
         fmt, digest = object_content(dicom, fmt)
     else:
