@@ -87,6 +87,7 @@ class QuestionIn(BaseModel):
     body_part: str = Field("", max_length=80)
     description: str = Field("", max_length=200)
     code: str = Field("", max_length=64, description="Procedure code, e.g. CPT 70450")
+    laterality: str = Field("", max_length=16, description="L, R or B; default: from the text")
     order_date: str | None = Field(None, max_length=20, description="YYYY-MM-DD; default today")
     within_days: str | None = Field(None, max_length=8, description="Override the window")
     institution: str = Field("", max_length=120, description="The ordering institution")

@@ -22,8 +22,10 @@ def test_procedure_is_normalised_to_a_family(fields: dict[str, str], family: str
 def test_bad_questions_list_every_problem_without_echoing_phi() -> None:
     with pytest.raises(UsageError) as info:
         parse_question(load_mapping(), name="", birth_date="1950-99-14", sex="X",
-                       patient_id="SM-1", procedure="CT FOOT", within_days="abc")
+                       patient_id="SM-1", procedure="BANANA", within_days="abc",
+                       laterality="up")
     message = str(info.value)
-    for field in ("name", "birth_date", "sex", "issuer", "unknown procedure", "within_days"):
+    for field in ("name", "birth_date", "sex", "issuer", "unknown procedure", "within_days",
+                  "laterality"):
         assert field in message
     assert "1950-99-14" not in message and "SM-1" not in message
