@@ -32,7 +32,9 @@ import polars as pl
 import pyarrow as pa
 
 from dedup.archive.db import Archive, named_sql
+from dedup.archive.schema import migrations
 from dedup.check.link import Person, decide
+from dedup.errors import ArchiveError
 from dedup.match.linkage import NameParts, normalise_name
 
 log = logging.getLogger("dedup.check")
@@ -322,7 +324,15 @@ def build_index(archive: Archive, birth_date: date | None = None,
         threads: DuckDB threads for the queries (a server rebuilding in the background uses
             one, leaving the other cores to the requests); ``None``: DuckDB's default.
 
+    Raises:
+        ArchiveError: the snapshot was published by an older dedup (an older schema).
+
     """
+    version, newest = archive.schema_version(), migrations()[-1][0]
+    if version < newest:
+        raise ArchiveError(f"the published snapshot has schema version {version}, this dedup "
+                           f"reads {newest}: run `dedup index` (or `dedup nightly`), which "
+                           "migrates the archive and publishes it again")
     params = {"birth": birth_date}
     archive.execute(named_sql("check_index_settings"), {"threads": threads or None})
     patients = archive.run("check_patients", params)

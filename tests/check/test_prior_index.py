@@ -23,6 +23,7 @@ from dedup.check.prior_index import (
     load_index,
     save_index,
 )
+from dedup.errors import ArchiveError
 from dedup.match.linkage import normalise_name
 from tests.check.archive import BORN, ORDER_DATE, PRIORS_OF_HANS, RECORDS
 
@@ -186,3 +187,13 @@ def _assert_answers(index: PriorIndex, key: int, patients: list[tuple[Any, ...]]
             and 0 <= _ORDER_DAY - day_number(when) <= 90
             and not (asked in (1, 2) and _SIDE_CODE[side] == 3 - asked))
         assert [(-p["study_day"], p["study_uid"], p["side"]) for p in found] == expected
+
+
+def test_a_snapshot_of_an_older_schema_is_refused_with_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "archive.duckdb"
+    with Archive.open(path) as archive:
+        newest = archive.schema_version()
+        archive.execute("DELETE FROM schema_version WHERE version = ?", [newest])
+    with Archive.open(path, read_only=True) as archive, \
+            pytest.raises(ArchiveError, match="run `dedup index`"):
+        build_index(archive, threads=1)
