@@ -111,7 +111,7 @@ def recommendation(question: Question, priors: tuple[Prior, ...], matched: int) 
     latest = sure[0]
     where = f" at {latest.institution}" if latest.institution else ""
     if len(sure) == 1:
-        return (f"Possible repeat: a {family} was done {_ago(latest.days_ago)}{where} "
+        return (f"Possible repeat: {_a(family)} {family} was done {_ago(latest.days_ago)}{where} "
                 f"(look-back window {window} days); review it before ordering.")
     return (f"Possible repeat: {len(sure)} {family} studies in the last {window} days, the "
             f"latest {_ago(latest.days_ago)}{where}; review them before ordering.")
@@ -129,12 +129,17 @@ def _possible(question: Question, latest: Prior, count: int) -> str:
     else:
         why = f"it covers the {_SIDES[latest.laterality]} side only"
     more = f" ({count - 1} more like it)" if count > 1 else ""
-    return (f"Possible prior: a {what} was done {_ago(latest.days_ago)}{where}{more} "
+    return (f"Possible prior: {_a(what)} {what} was done {_ago(latest.days_ago)}{where}{more} "
             f"(look-back window {question.window_days} days), but {why}; check it before "
             "ordering.")
 
 
 _SIDES = {"L": "left", "R": "right", "B": "bilateral", "?": "side not recorded"}
+
+
+def _a(family: str) -> str:
+    """The article before a family read letter by letter (a CT, an MR, an XR)."""
+    return "an" if family[:1] in "AEFHILMNORSX" else "a"
 
 
 def _what(family: str, side: str) -> str:

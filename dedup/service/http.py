@@ -56,6 +56,8 @@ class PriorOut(BaseModel):
     n_instances: int
     link_probability: float = Field(description="Linkage model's probability for the record.")
     link_reasons: list[str]
+    laterality: str = Field(description="L, R, B, U (no sides) or empty (not known).")
+    answer: str = Field(description="yes, or possible (side or body part uncertain).")
 
 
 class CheckOut(BaseModel):
@@ -71,6 +73,9 @@ class CheckOut(BaseModel):
     recommendation: str
     generation: str
     latency_ms: float
+    laterality: str = Field(description="The order's side: L, R, B, U (no sides) or empty.")
+    answer: str = Field(description="yes, possible, no, or unknown (nothing to look for).")
+    basis: str = Field(description="How the order's procedure family was found.")
 
 
 class QuestionIn(BaseModel):
