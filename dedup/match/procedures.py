@@ -46,8 +46,8 @@ from dedup.errors import UsageError
 from dedup.match.regions import (
     SIDE_WORDS,
     Region,
+    Vocabulary,
     alternatives_of,
-    best_match,
     laterality,
     parse_regions,
     words,
@@ -92,6 +92,18 @@ class ProcedureRules:
     version: str
     regions: tuple[Region, ...] = ()
     class_windows: dict[str, int] = field(default_factory=dict)
+    _terms: dict[str, Region] = field(init=False, repr=False, compare=False)
+    _regions: Vocabulary[Region] = field(init=False, repr=False, compare=False)
+    _families: dict[tuple[str, bool], Vocabulary[FamilyRule]] = field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:  # lookup structures, built once per mapping
+        object.__setattr__(self, "_terms", {r.term: r for r in self.regions})
+        object.__setattr__(self, "_regions", Vocabulary(self.regions))
+        object.__setattr__(self, "_families", {
+            (group, angio): Vocabulary(r for r in self.rules
+                                       if r.modality == group and (r.angio or not angio))
+            for group in {r.modality for r in self.rules} for angio in (False, True)})
 
     def window(self, family: str) -> int | None:
         """Look-back days of ``family``: its own, else its class's default (``None``: none)."""
@@ -100,7 +112,21 @@ class ProcedureRules:
 
     def region(self, term: str) -> Region | None:
         """The region with the defined term ``term``."""
-        return next((r for r in self.regions if r.term == term), None)
+        return self._terms.get(term)
+
+    def region_words(self) -> Vocabulary[Region]:
+        """The regions, found by their words."""
+        return self._regions
+
+    def family_words(self, group: str, angio: bool) -> Vocabulary[FamilyRule]:
+        """The curated families of a modality class, found by their words.
+
+        For an angiography (``angio``), only the curated angiographies.
+        """
+        return self._families.get((group, angio)) or _NO_FAMILIES
+
+
+_NO_FAMILIES: Vocabulary[FamilyRule] = Vocabulary(())
 
 
 def load_mapping(families: str | Path = "", windows: str | Path = "") -> ProcedureRules:
@@ -231,15 +257,17 @@ def classify_procedure(mapping: ProcedureRules, modalities: str, body_part: str 
     texts = {"description": words(description), "body part": words(body_part),
              "series": words(series)}
     angio = group not in ("XA",) and "ANGIO" in texts["description"] | texts["series"]
-    candidates = [r for r in mapping.rules if r.modality == group and (r.angio or not angio)]
+    families, regions = mapping.family_words(group, angio), mapping.region_words()
     side = laterality([description]) or laterality([series])
     value = code.rsplit(":", 1)[-1].strip().upper()
     for source in _SOURCES:
         if source == "code":
-            rule, size = next((r for r in candidates if value and value in r.codes), None), 99
+            rule = next((r for r in mapping.rules if value and value in r.codes
+                         and r.modality == group and (r.angio or not angio)), None)
+            size = 99
         else:
-            rule, size = best_match(candidates, texts[source])
-        region, region_size = best_match(mapping.regions, texts.get(source, set()))
+            rule, size = families.best(texts[source])
+        region, region_size = regions.best(texts.get(source, set()))
         if rule is not None and size >= region_size:
             return curated_family(mapping, rule, source, side)
         if region is not None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from io import StringIO
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from dedup.errors import UsageError
 
@@ -97,23 +97,34 @@ def alternatives_of(text: str | None) -> tuple[frozenset[str], ...]:
     return tuple(frozenset(words(alt)) for alt in (text or "").split("|") if words(alt))
 
 
-def best_match(items: Sequence[_Item], found: set[str]) -> tuple[_Item | None, int]:
-    """The item with the most specific alternative all of whose words are in ``found``.
+class Vocabulary(Generic[_Item]):
+    """Finds the item with the most specific alternative all of whose words occur.
 
-    Most words first, then the longest words (``TSPINE`` before ``SPINE``), then the
-    earlier item.
-
-    Returns:
-        The item (``None`` when no alternative matches) and its alternative's word count.
-
+    Most words first, then the longest words (``TSPINE`` before ``SPINE``), then the earlier
+    item. Each word points to the alternatives holding it, so a lookup reads only those.
     """
-    best, rank = None, (0, 0)
-    for item in items:
-        for alt in item.alternatives:
-            size = (len(alt), sum(map(len, alt)))
-            if size > rank and alt <= found:
-                best, rank = item, size
-    return best, rank[0]
+
+    def __init__(self, items: Iterable[_Item]) -> None:
+        self._by_word: dict[str, list[tuple[tuple[int, int, int], frozenset[str], _Item]]] = {}
+        for order, item in enumerate(items):
+            for alt in item.alternatives:
+                rank = (len(alt), sum(map(len, alt)), -order)
+                for word in alt:
+                    self._by_word.setdefault(word, []).append((rank, alt, item))
+
+    def best(self, found: set[str]) -> tuple[_Item | None, int]:
+        """The best item for the words ``found`` and its alternative's word count.
+
+        Returns:
+            The item (``None`` when no alternative matches) and the number of words.
+
+        """
+        best, rank = None, (0, 0, 0)
+        for word in found:
+            for candidate, alt, item in self._by_word.get(word, ()):
+                if candidate > rank and alt <= found:
+                    best, rank = item, candidate
+        return best, rank[0]
 
 
 def words(text: str | None) -> set[str]:
