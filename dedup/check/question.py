@@ -201,9 +201,11 @@ def _side(found: Family | None, given: str, description: str, body_part: str,
         problems.append(f"laterality must be L, R or B (LEFT, RIGHT, BILATERAL) "
                         f"(got {given[:12]!r})")
         return ""
-    if found is not None and found.laterality == "U":
+    if found is None:
+        return side
+    if found.laterality == "U":
         return "U"  # the region has no sides
-    return side or laterality([description, body_part])
+    return side or found.laterality or laterality([description, body_part])
 
 
 def basis(mapping: ProcedureRules, found: Family) -> str:

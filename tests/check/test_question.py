@@ -35,6 +35,7 @@ def test_bad_questions_list_every_problem_without_echoing_phi() -> None:
     ({"modality": "CR", "body_part": "HAND", "description": "XR Hand left 3 views"},
      "XR HAND", "L"),
     ({"procedure": "XR HAND", "laterality": "right"}, "XR HAND", "R"),
+    ({"procedure": "XR HAND LT"}, "XR HAND", "L"),
     ({"procedure": "MR KNEE", "laterality": "51440002"}, "MR KNEE", "B"),  # SNOMED CT: both
     ({"modality": "MR", "body_part": "Left knee"}, "MR KNEE", "L"),  # a FHIR bodySite text
     ({"procedure": "CT HEAD", "laterality": "L"}, "CT HEAD", "U"),  # a head has no sides
