@@ -25,9 +25,9 @@ from dedup.check.holder import IndexHolder
 from dedup.check.link import Person, sex_code
 from dedup.check.log import CheckLog
 from dedup.check.outcome import Decision, Recorded
-from dedup.check.prior_index import PriorIndex, Query, day_number
+from dedup.check.prior_index import SIDE_CODES, SIDE_LETTERS, PriorIndex, Query, day_number
 from dedup.check.question import Channel, Outcome, Question, parse_question
-from dedup.check.result import CheckResult, Prior, recommendation
+from dedup.check.result import CheckResult, Prior, answer, prior_answer, recommendation
 from dedup.config import Settings
 from dedup.errors import UsageError
 from dedup.match.linkage import normalise_name
@@ -142,24 +142,30 @@ def _answer(index: PriorIndex, question: Question, settings: Settings) -> CheckR
                          question.issuer), day_number(question.birth_date), question.patient_id)
     matches = index.people(query, prior=settings.link_prior, threshold=settings.link_threshold)
     order_day = day_number(question.order_date)
-    rows = index.priors(matches, question.family, order_day, question.window_days)
-    priors = tuple(_prior(row, question.family, order_day) for row in rows)
+    rows = index.priors(matches, question.family, order_day, question.window_days,
+                        SIDE_CODES.get(question.laterality, 0)) if question.lookup else []
+    priors = tuple(_prior(row, question, order_day) for row in rows)
     return CheckResult(
         check_id=_new_id(), asked_at=datetime.now(UTC).replace(tzinfo=None),
         family=question.family, window_days=question.window_days,
         order_date=question.order_date, patients_matched=len(matches), priors=priors,
         recommendation=recommendation(question, priors, len(matches)),
         generation=index.generation,
-        latency_ms=round((time.perf_counter() - started) * 1000, 3))
+        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        laterality=question.laterality, answer=answer(question, priors),
+        basis=question.basis)
 
 
-def _prior(row: dict[str, Any], family: str, order_day: int) -> Prior:
+def _prior(row: dict[str, Any], question: Question, order_day: int) -> Prior:
+    side = SIDE_LETTERS.get(row["side"], "")
     return Prior(study_uid=row["study_uid"],
                  study_date=date.fromordinal(date(1970, 1, 1).toordinal() + row["study_day"]),
                  days_ago=order_day - row["study_day"], institution=row["institution"],
-                 family=family, description=row["description"], modalities=row["modalities"],
-                 location=row["location"], n_instances=int(row["n_instances"]),
-                 link_probability=round(row["probability"], 6), link_reasons=row["reasons"])
+                 family=question.family, description=row["description"],
+                 modalities=row["modalities"], location=row["location"],
+                 n_instances=int(row["n_instances"]),
+                 link_probability=round(row["probability"], 6), link_reasons=row["reasons"],
+                 laterality=side, answer=prior_answer(question, side))
 
 
 _random = bytearray()

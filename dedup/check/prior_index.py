@@ -7,8 +7,8 @@ queries) into columnar arrays:
 * patient records sorted by birth date (the blocking key of the linkage model), with names,
   sex, issuer and ID, so the candidates for a question are one binary search away;
 * linked record pairs (the linkage model's decisions) as adjacency lists;
-* studies of a known procedure family sorted by patient, family and date, with the details a
-  prior shows (UID, institution, where the images are) in an Arrow table.
+* studies of a procedure family sorted by patient, family and date, with their side and the
+  details a prior shows (UID, institution, where the images are) in an Arrow table.
 
 :func:`save_index` and :func:`load_index` move an index between processes through memory-mapped
 files: :class:`dedup.check.holder.IndexHolder` builds each new generation in a separate, niced
@@ -32,11 +32,16 @@ import polars as pl
 import pyarrow as pa
 
 from dedup.archive.db import Archive, named_sql
+from dedup.archive.schema import migrations
 from dedup.check.link import Person, decide
+from dedup.errors import ArchiveError
 from dedup.match.linkage import NameParts, normalise_name
 
 log = logging.getLogger("dedup.check")
 _DETAILS = ("study_uid", "institution", "description", "modalities", "n_instances", "location")
+#: Laterality letters and their codes in ``study_side`` (0: not known; U: no sides).
+SIDE_CODES: dict[str, int] = {"L": 1, "R": 2, "B": 3, "U": 4}
+SIDE_LETTERS: dict[int, str] = {code: letter for letter, code in SIDE_CODES.items()}
 
 
 @lru_cache(maxsize=1 << 16)
@@ -68,11 +73,12 @@ class Match:
 #: and where its studies and links start (``study_start``, ``link_start``: one more entry than
 #: records, so record ``r`` owns positions ``start[r]`` to ``start[r + 1]``). Per study, sorted
 #: by patient record, family and date: ``study_family`` (a code into ``families``),
-#: ``study_day`` and ``study_detail_row`` (its row in the detail columns). Per link, both ways
+#: ``study_day``, ``study_side`` (:data:`SIDE_CODES`) and ``study_detail_row`` (its row in
+#: the detail columns). Per link, both ways
 #: round: ``link_target`` (the other record), ``link_probability`` and ``link_reason`` (a code
 #: into ``reasons``).
-_NUMPY = ("birth_day", "sex", "study_family", "study_day", "study_detail_row", "study_start",
-          "link_start", "link_target", "link_probability", "link_reason")
+_NUMPY = ("birth_day", "sex", "study_family", "study_day", "study_side", "study_detail_row",
+          "study_start", "link_start", "link_target", "link_probability", "link_reason")
 _PATIENT_TEXT = ("name", "issuer", "patient_id")
 
 
@@ -91,6 +97,7 @@ class PriorIndex:
         self.arrays = arrays
         self._birth_day, self._sex = arrays["birth_day"], arrays["sex"]
         self._study_family, self._study_day = arrays["study_family"], arrays["study_day"]
+        self._study_side = arrays["study_side"]
         self._study_detail_row = arrays["study_detail_row"]
         self._study_start, self._link_start = arrays["study_start"], arrays["link_start"]
         self._link_target = arrays["link_target"]
@@ -103,7 +110,8 @@ class PriorIndex:
         self.patients = len(self._birth_day)
         self.studies = len(self._study_day)
         if self.patients:  # the first Arrow scalar read is slow: take it here, not in a check
-            self.priors([Match(0, 1.0, ())], next(iter(self._family_codes), ""), 0, 1 << 20)
+            self.priors([Match(0, 1.0, ())], next(iter(self._family_codes), ""), 1 << 20,
+                        1 << 21)
 
     def people(self, query: Query, *, prior: float, threshold: float) -> list[Match]:
         """Records of the person asked about: direct matches, then their linked records.
@@ -150,13 +158,17 @@ class PriorIndex:
                         *self._reasons[int(self._link_reason[link])]))
         return sorted(found.values(), key=lambda m: m.row)
 
-    def priors(self, matches: list[Match], family: str, day: int, window: int
+    def priors(self, matches: list[Match], family: str, day: int, window: int, side: int = 0
                ) -> list[dict[str, Any]]:
-        """Studies of the matched records in ``family`` within ``window`` days of ``day``.
+        """Studies of the matched records in ``family`` in the ``window`` days up to ``day``.
+
+        Only studies from ``day - window`` to ``day`` count (a study after the order date is
+        no prior). With ``side`` left (1) or right (2), studies of the other side are left
+        out; a study of both sides, or of a side not known, stays.
 
         Returns:
-            One dict per study: the detail columns plus ``study_day`` and the match's
-            ``probability`` and ``reasons``, most recent first.
+            One dict per study: the detail columns plus ``study_day``, ``side`` (its code)
+            and the match's ``probability`` and ``reasons``, most recent first.
 
         """
         code = self._family_codes.get(family)
@@ -169,8 +181,12 @@ class PriorIndex:
                           int(self._study_start[match.row + 1]))
             if start == end:
                 continue
-            hits = np.flatnonzero((self._study_family[start:end] == code)
-                                  & (np.abs(self._study_day[start:end] - day) <= window))
+            days = self._study_day[start:end]
+            wanted = (self._study_family[start:end] == code) & (days <= day) \
+                & (days >= day - window)
+            if side in (1, 2):
+                wanted &= self._study_side[start:end] != 3 - side
+            hits = np.flatnonzero(wanted)
             picked += (hits + start).tolist()
             owners += [match] * len(hits)
         if not picked:
@@ -180,7 +196,8 @@ class PriorIndex:
             detail_row = int(self._study_detail_row[study])
             row = {name: column[detail_row].as_py() for name, column in zip(
                 _DETAILS, self._details, strict=True)}
-            row.update(study_day=int(self._study_day[study]), probability=match.probability,
+            row.update(study_day=int(self._study_day[study]),
+                       side=int(self._study_side[study]), probability=match.probability,
                        reasons=match.reasons)
             rows.append(row)
         return sorted(rows, key=lambda r: (-r["study_day"], r["study_uid"]))
@@ -243,6 +260,7 @@ def _study_arrays(studies: pl.DataFrame, patient_row: np.ndarray, patients: int
     day = studies["study_day"].to_numpy()
     order = np.lexsort((day, family, patient_row))  # patient row, then family, then date
     return {"families": families, "study_family": family[order], "study_day": day[order],
+            "study_side": studies["side"].to_numpy()[order],
             "study_detail_row": order,  # the detail columns keep the query's order
             "study_start": np.searchsorted(patient_row[order], np.arange(patients + 1))} | {
         name: studies[name].rechunk().to_arrow() for name in _DETAILS}
@@ -306,7 +324,15 @@ def build_index(archive: Archive, birth_date: date | None = None,
         threads: DuckDB threads for the queries (a server rebuilding in the background uses
             one, leaving the other cores to the requests); ``None``: DuckDB's default.
 
+    Raises:
+        ArchiveError: the snapshot was published by an older dedup (an older schema).
+
     """
+    version, newest = archive.schema_version(), migrations()[-1][0]
+    if version < newest:
+        raise ArchiveError(f"the published snapshot has schema version {version}, this dedup "
+                           f"reads {newest}: run `dedup index` (or `dedup nightly`), which "
+                           "migrates the archive and publishes it again")
     params = {"birth": birth_date}
     archive.execute(named_sql("check_index_settings"), {"threads": threads or None})
     patients = archive.run("check_patients", params)

@@ -32,12 +32,15 @@ def check(
     sex: Annotated[str, typer.Option(help="M, F, O or U.")] = "",
     patient_id: Annotated[str, typer.Option(help="Patient ID (with --issuer).")] = "",
     issuer: Annotated[str, typer.Option(help="Issuer of the patient ID.")] = "",
-    procedure: Annotated[str, typer.Option(help="Procedure family, e.g. 'CT HEAD'.")] = "",
+    procedure: Annotated[str, typer.Option(help="Procedure family, e.g. 'CT HEAD' or "
+                                                 "'XR HAND' (modality class + body part).")] = "",
     modality: Annotated[str, typer.Option(help="Modality, e.g. CT (instead of "
                                                 "--procedure).")] = "",
     body_part: Annotated[str, typer.Option(help="Body part, e.g. HEAD.")] = "",
     description: Annotated[str, typer.Option(help="Procedure description.")] = "",
     code: Annotated[str, typer.Option(help="Procedure code, e.g. 70450.")] = "",
+    laterality: Annotated[str, typer.Option(help="Side: L, R or B (default: read from the "
+                                                 "description, else not known).")] = "",
     date: Annotated[str, typer.Option("--date", help="Order date, YYYY-MM-DD (default "
                                                      "today).")] = "",
     within_days: Annotated[int | None, typer.Option(help="Look-back window in days "
@@ -58,7 +61,7 @@ def check(
         mapping, name=name, birth_date=birth_date, sex=sex, patient_id=patient_id,
         issuer=issuer, procedure=procedure, modality=modality, body_part=body_part,
         description=description, code=code, order_date=date or None,
-        within_days=within_days, institution=institution)
+        within_days=within_days, institution=institution, laterality=laterality)
     try:
         if not published_path(archive).exists():
             raise ArchiveError(f"no published archive next to {str(archive)!r} yet; run "
@@ -81,17 +84,21 @@ def _print(result: object) -> None:
 
     assert isinstance(result, CheckResult)
     if result.priors:
-        typer.echo(f"Priors: {result.family} within {result.window_days} days of "
+        typer.echo(f"Priors: {result.family} within {result.window_days} days up to "
                    f"{result.order_date.isoformat()}")
         table = Table()
-        for column in ("study date", "days ago", "institution", "study UID", "images",
-                       "patient match"):
+        for column in ("study date", "days ago", "side", "prior?", "institution", "study UID",
+                       "images", "patient match"):
             table.add_column(column)
         for p in result.priors:
             table.add_row(*map(cell, (
-                p.study_date.isoformat(), p.days_ago, p.institution, p.study_uid,
-                p.location or "not recorded",
+                p.study_date.isoformat(), p.days_ago, _SIDE.get(p.laterality, "not recorded"),
+                p.answer, p.institution, p.study_uid, p.location or "not recorded",
                 f"{p.link_probability:.4f} ({', '.join(p.link_reasons)})")))
         Console(width=None if sys.stdout.isatty() else 250).print(table)
     typer.echo(printable(result.recommendation))
+    typer.echo(f"Procedure: {printable(result.basis)}")
     typer.echo(f"check {result.check_id} (answered from {result.generation})")
+
+
+_SIDE = {"L": "left", "R": "right", "B": "both", "U": "-"}

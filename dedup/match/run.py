@@ -116,7 +116,7 @@ def _match_chunk(archive: Archive, keys: list[int], settings: Settings, mapping:
         bands = cand.band_candidates(archive, settings.match_candidate_header_jaccard)
         shared = cand.pixel_candidates(archive, settings.match_common_pixel_patients)
         looks = cand.look_candidates(archive)
-        repeats = cand.repeat_candidates(archive, mapping.windows)
+        repeats = cand.repeat_candidates(archive, mapping.windows | mapping.class_windows)
         own = _within(archive, keys, settings)
     pairs = _union(bands, shared, looks, repeats)
     pairs = cand.with_header_jaccard(archive, pairs.drop("header_jaccard"))

@@ -35,6 +35,7 @@ from dedup.check.outcome import ContradictoryDecisions, Decision, NotYourCheck, 
 from dedup.check.question import Outcome
 from dedup.check.strict import instant
 from dedup.errors import UsageError
+from dedup.match.regions import LATERALITY_CODES
 from dedup.service.guard import ApiError, json_response
 from dedup.service.outcomes import conflict, may_record_any
 
@@ -227,7 +228,7 @@ def _list(value: Any) -> list[Any]:
 
 
 def _order_fields(order: dict[str, Any]) -> dict[str, str]:
-    """Procedure code, text, body site and date of a ServiceRequest."""
+    """Procedure code, text, body site (with its SNOMED CT laterality) and date."""
     concept = _obj(order.get("code"))
     codings = [c for c in _list(concept.get("coding")) if isinstance(c, dict)]
     text = concept.get("text") or next((c.get("display") for c in codings
@@ -236,10 +237,13 @@ def _order_fields(order: dict[str, Any]) -> dict[str, str]:
     site = next((s.get("text") or next((c.get("display") for c in _list(s.get("coding"))
                                         if isinstance(c, dict) and c.get("display")), "")
                  for s in sites), "")
+    side = next((c.get("code") for s in sites for c in _list(s.get("coding"))
+                 if isinstance(c, dict) and str(c.get("code")) in LATERALITY_CODES), "")
     when = order.get("occurrenceDateTime") or _obj(order.get("occurrencePeriod")).get("start")
     when = when if isinstance(when, str) else ""
     return {"code": str(next((c.get("code") for c in codings if c.get("code")), ""))[:64],
             "description": str(text)[:200], "body_part": str(site or "")[:80],
+            "laterality": str(side),
             "order_date": str(when)[:10] or None}  # type: ignore[dict-item]
 
 

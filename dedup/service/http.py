@@ -59,6 +59,8 @@ class PriorOut(BaseModel):
     n_instances: int
     link_probability: float = Field(description="Linkage model's probability for the record.")
     link_reasons: list[str]
+    laterality: str = Field(description="L, R, B, U (no sides) or empty (not known).")
+    answer: str = Field(description="yes, or possible (side or body part uncertain).")
 
 
 class CheckOut(BaseModel):
@@ -74,6 +76,9 @@ class CheckOut(BaseModel):
     recommendation: str
     generation: str
     latency_ms: float
+    laterality: str = Field(description="The order's side: L, R, B, U (no sides) or empty.")
+    answer: str = Field(description="yes, possible, no, or unknown (nothing to look for).")
+    basis: str = Field(description="How the order's procedure family was found.")
 
 
 class QuestionIn(BaseModel):
@@ -90,6 +95,7 @@ class QuestionIn(BaseModel):
     body_part: str = Field("", max_length=80)
     description: str = Field("", max_length=200)
     code: str = Field("", max_length=64, description="Procedure code, e.g. CPT 70450")
+    laterality: str = Field("", max_length=16, description="L, R or B; default: from the text")
     order_date: str | None = Field(None, max_length=20, description="YYYY-MM-DD; default today")
     within_days: str | None = Field(None, max_length=8, description="Override the window")
     institution: str = Field("", max_length=120, description="The ordering institution")

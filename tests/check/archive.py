@@ -39,6 +39,7 @@ STUDIES = [
     ("twin", "1.2.3.6", date(2024, 2, 10), "CT HEAD", True),      # the twin's: never
     ("namesake", "1.2.3.7", date(2024, 2, 10), "CT HEAD", True),  # other sex: never
     ("stmary", "1.2.3.8", date(2024, 2, 12), "CT FOOT", False),   # fallback family: never
+    ("stmary", "1.2.3.9", date(2024, 2, 18), "CT HEAD", True),    # after the order date: never
 ]
 PRIORS_OF_HANS = ["1.2.3.4", "1.2.3.1", "1.2.3.5"]  # most recent first
 LOCATION = "/srv/dicom/stmary/1.2.3.1"
@@ -64,8 +65,11 @@ def build_check_archive(path: Path) -> Path:
                 "bytes, first_run, last_run) VALUES (nextval('study_keys'), ?, ?, ?, ?, ?, "
                 "'CT', '', 1, 2, 1000, ?, ?) RETURNING study_key",
                 [uid, keys[record], when, family, RECORDS[record][4], run, run])
-            archive.execute("INSERT INTO study_procedures VALUES (?, ?, ?, 'description', ?)",
-                            [study, family, known, load_mapping().version])
+            archive.execute("INSERT INTO study_procedures (study_key, family, known, rule, "
+                            "mapping, region, laterality) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [study, family, known, "description" if known else "fallback",
+                             load_mapping().version, family.split()[-1] if known else None,
+                             "U" if known else None])
             if uid == "1.2.3.1":
                 for n in (1, 2):
                     archive.execute(

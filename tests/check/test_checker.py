@@ -31,8 +31,16 @@ def test_twin_other_sex_and_guessed_families_never_count(checker: Checker) -> No
 def test_window_comes_from_the_table_and_can_be_overridden(checker: Checker) -> None:
     later = (ORDER_DATE + timedelta(days=200)).isoformat()
     assert not ask(checker, order_date=later).priors
-    assert len(ask(checker, order_date=later, within_days="700").priors) == 4
+    assert len(ask(checker, order_date=later, within_days="700").priors) == 5
     assert ask(checker).window_days == load_mapping().windows["CT HEAD"]
+
+
+def test_the_window_ends_at_the_order_date(checker: Checker) -> None:
+    """1.2.3.9 was taken 3 days after the order date: a prior only for a later order."""
+    assert "1.2.3.9" not in {p.study_uid for p in ask(checker).priors}
+    day_after = (ORDER_DATE + timedelta(days=3)).isoformat()
+    assert ask(checker, order_date=day_after).priors[0].study_uid == "1.2.3.9"
+    assert ask(checker, order_date=day_after).priors[0].days_ago == 0
 
 
 def test_unknown_patient_gets_no_priors(checker: Checker) -> None:

@@ -20,8 +20,13 @@ def test_cli_exit_codes_let_scripts_branch(archive: Path) -> None:
     assert table.returncode == 3 and "1.2.3.4" in table.stdout and "Possible repeat" in table.stdout
     none = dedup_cli(*base, "--procedure", "MR KNEE", check=False)
     assert none.returncode == 0 and none.stdout.startswith("No MR KNEE")
-    bad = dedup_cli(*base[:-2], "--date", "someday", "--procedure", "CT FOOT", check=False)
-    assert bad.returncode == 2 and "order_date" in bad.stderr and "CT FOOT" in bad.stderr
+    hand = dedup_cli(*base, "--modality", "CR", "--body-part", "HAND", "--description",
+                     "XR Hand left 3 views", check=False)
+    assert hand.returncode == 0 and hand.stdout.startswith("No XR HAND (left) in the last 90")
+    assert "Procedure: XR HAND: no curated family; modality class XR and the DICOM body " \
+           "region HAND" in hand.stdout
+    bad = dedup_cli(*base[:-2], "--date", "someday", "--procedure", "BANANA", check=False)
+    assert bad.returncode == 2 and "order_date" in bad.stderr and "BANANA" in bad.stderr
     no_tokens = dedup_cli("serve", "--archive", str(archive), check=False,
                           env={"DEDUP_SERVICE_TOKENS": "", "DEDUP_TOKENS": ""})
     assert no_tokens.returncode == 2 and "no API tokens" in no_tokens.stderr

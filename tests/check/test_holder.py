@@ -26,8 +26,8 @@ def test_a_new_generation_is_picked_up_without_a_restart(tmp_path: Path) -> None
                                "study_date, n_series, n_instances, bytes, first_run, last_run) "
                                "VALUES (nextval('study_keys'), '9.9.9', ?, DATE '2024-02-14', "
                                "1, 1, 1, 1, 1) RETURNING study_key", [key])
-        archive.execute("INSERT INTO study_procedures VALUES (?, 'CT HEAD', true, 'code', 't')",
-                        [study])
+        archive.execute("INSERT INTO study_procedures (study_key, family, known, rule, mapping) "
+                        "VALUES (?, 'CT HEAD', true, 'code', 't')", [study])
         publish(archive)
     assert checker.holder.refresh()
     assert checker.holder.current().generation != before.generation

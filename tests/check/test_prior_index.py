@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import shutil
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,7 @@ from dedup.check.prior_index import (
     load_index,
     save_index,
 )
+from dedup.errors import ArchiveError
 from dedup.match.linkage import normalise_name
 from tests.check.archive import BORN, ORDER_DATE, PRIORS_OF_HANS, RECORDS
 
@@ -83,14 +85,19 @@ _SEXES = [None, "", "M", "F", "O", "male", "female", "x", " m "]
 _NAMES = [None, "", "^^^", "DOE^JOHN", "MUELLER^HANS", "\x1b[31mRED^EVIL", "Müller^Hans",
           "=^=^"]
 _DATES = [None, date(2024, 5, 30), date(2024, 3, 1), date(2023, 1, 1), date(2024, 6, 20),
+          date(2024, 3, 3), date(2024, 3, 2), date(2024, 6, 1), date(2024, 6, 2),  # the edges
           date(1, 1, 1), date(9999, 12, 31)]
 _TEXTS = [None, "", "CT", "\x00\n", "Ärztehaus"]
-_FAMILIES = [("CT HEAD", True), ("CT CHEST", True), ("CT FOOT", False)]
+#: (family, rule): a family with rule 'none' (a class and nothing else) is never a prior.
+_FAMILIES = [("CT HEAD", "description"), ("XR KNEE", "description"), ("CT FOOT", "fallback"),
+             ("CT OTHER", "none")]
+_SIDES = [None, "L", "R", "B", "U"]
+_SIDE_CODE = {None: 0, "L": 1, "R": 2, "B": 3, "U": 4}
 
 patient_rows = st.tuples(st.sampled_from(_BIRTHS), st.sampled_from(_SEXES),
                          st.sampled_from(_NAMES), st.sampled_from(_TEXTS))
 study_rows = st.tuples(st.integers(0, 9), st.sampled_from(_DATES), st.sampled_from(_FAMILIES),
-                       st.sampled_from(_TEXTS), st.sampled_from(_TEXTS))
+                       st.sampled_from(_TEXTS), st.sampled_from(_TEXTS), st.sampled_from(_SIDES))
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +116,15 @@ def _archive_of(path: Path, patients: list[tuple[Any, ...]], studies: list[tuple
         for key, (born, sex, name, institution) in enumerate(patients):
             archive.execute("INSERT INTO patients VALUES (?, 'ISS', ?, ?, ?, ?, ?)",
                             [key, f"ID{key}", name, born, sex, institution])
-        for key, (owner, when, (family, known), text, modality) in enumerate(studies):
+        for key, (owner, when, (family, rule), text, modality, side) in enumerate(studies):
             archive.execute(
                 "INSERT INTO studies (study_key, study_uid, patient_key, study_date, "
                 "description, institution, modalities, n_series, n_instances, bytes, first_run, "
                 "last_run) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, 1, 1, 1)",
                 [key, f"2.25.{key}", owner, when, text, text, modality])
-            archive.execute("INSERT INTO study_procedures VALUES (?, ?, ?, 'test', 'test')",
-                            [key, family, known])
+            archive.execute("INSERT INTO study_procedures (study_key, family, known, rule, "
+                            "mapping, laterality) VALUES (?, ?, ?, ?, 'test', ?)",
+                            [key, family, rule == "description", rule, side])
         for a, b, linked in {(min(a, b), max(a, b)): (min(a, b), max(a, b), linked)
                              for a, b, linked in links if a != b}.values():
             archive.execute("INSERT INTO patient_links VALUES (?, ?, 0.999, 10, ?, "
@@ -142,8 +150,8 @@ def test_any_mix_of_missing_or_malformed_attributes_is_indexed(
         assert index.patients == len(dated)
         ids = index.arrays["patient_id"].to_pylist()
         assert [sex_code(patients[int(i[2:])][1]) for i in ids] == index.arrays["sex"].tolist()
-        assert index.studies == sum(1 for owner, when, (_, known), *_ in studies
-                                    if owner in dated and when is not None and known)
+        assert index.studies == sum(1 for owner, when, (_, rule), *_ in studies
+                                    if owner in dated and when is not None and rule != "none")
         for key in sorted(dated):
             _assert_answers(index, key, patients, studies, links)
         for born in {patients[key][0] for key in dated}:
@@ -170,9 +178,22 @@ def _assert_answers(index: PriorIndex, key: int, patients: list[tuple[Any, ...]]
               if ok and key in (a, b) and a != b and max(a, b) < len(patients)
               and patients[a if b == key else b][0] in ((born,) if one_off else _BIRTHS[1:])}
     assert {key} | linked <= keys and all(patients[k][0] == born or k in linked for k in keys)
-    for family, _ in _FAMILIES:
-        found = index.priors(matches, family, _ORDER_DAY, 90)
-        expected = sorted((-day_number(when), f"2.25.{n}") for n, (owner, when, (f, known), *_)
-                          in enumerate(studies) if owner in keys and known and f == family
-                          and when is not None and abs(day_number(when) - _ORDER_DAY) <= 90)
-        assert [(-p["study_day"], p["study_uid"]) for p in found] == expected
+    for (family, _), asked in itertools.product(_FAMILIES, range(4)):
+        found = index.priors(matches, family, _ORDER_DAY, 90, asked)
+        expected = sorted(
+            (-day_number(when), f"2.25.{n}", _SIDE_CODE[side])
+            for n, (owner, when, (f, rule), _, _, side) in enumerate(studies)
+            if owner in keys and rule != "none" and f == family and when is not None
+            and 0 <= _ORDER_DAY - day_number(when) <= 90
+            and not (asked in (1, 2) and _SIDE_CODE[side] == 3 - asked))
+        assert [(-p["study_day"], p["study_uid"], p["side"]) for p in found] == expected
+
+
+def test_a_snapshot_of_an_older_schema_is_refused_with_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "archive.duckdb"
+    with Archive.open(path) as archive:
+        newest = archive.schema_version()
+        archive.execute("DELETE FROM schema_version WHERE version = ?", [newest])
+    with Archive.open(path, read_only=True) as archive, \
+            pytest.raises(ArchiveError, match="run `dedup index`"):
+        build_index(archive, threads=1)

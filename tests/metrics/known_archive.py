@@ -81,8 +81,8 @@ def _insert_all(archive: Archive) -> None:
                         "institution, modalities, n_series, n_instances, bytes, first_run, "
                         "last_run) VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?, 1, 1)",
                         [key, uid, patient, day, institution, family.split()[0], size])
-        archive.execute("INSERT INTO study_procedures VALUES (?, ?, true, 'test', 'x')",
-                        [key, family])
+        archive.execute("INSERT INTO study_procedures (study_key, family, known, rule, "
+                        "mapping) VALUES (?, ?, true, 'test', 'x')", [key, family])
     for patient in (1, 2):
         archive.execute("INSERT INTO patients (patient_key, issuer, patient_id) VALUES "
                         "(?, 'X', ?)", [patient, f"MRN00{patient}4567"])

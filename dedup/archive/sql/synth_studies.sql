@@ -9,8 +9,9 @@ SELECT study_key, study_uid, patient_key, study_date, family, institution,
        split_part(family, ' ', 1), split_part(family, ' ', 2), 1, 1, 0, 1, 1
 FROM synthetic_families;
 
-INSERT INTO study_procedures
-SELECT study_key, family, true, 'description', mapping FROM synthetic_families;
+INSERT INTO study_procedures BY NAME
+SELECT study_key, family, true AS known, 'description' AS rule, mapping
+FROM synthetic_families;
 
 DROP TABLE synthetic_families;
 

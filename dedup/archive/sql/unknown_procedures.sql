@@ -1,4 +1,5 @@
--- Procedures no row of the family table matched, most frequent first.
+-- Procedures no family row and no body region matched (fallback families, rule fallback or
+-- none), most frequent first. No parameters.
 SELECT p.family AS fallback_family, s.modalities, s.body_part, s.description,
        count(*) AS studies
 FROM study_procedures AS p JOIN studies AS s USING (study_key)
