@@ -8,9 +8,10 @@ study held before:
 
 * ``same-content``: instances whose pixel (or content) hash an earlier instance of the study
   has, under another SOP Instance UID;
-* ``near``: images of a later arrival (or with an archived SOP Instance UID and other
-  pixels) that are an acquisition-signature copy partner of an earlier image, where one of
-  the two is lossy-compressed or they differ in size (``arrival_near_pairs.sql``).
+* ``near``: lossy-compressed images of a later arrival at the size of an earlier image (or
+  with an archived SOP Instance UID and other pixels) that are an acquisition-signature copy
+  partner of it (``arrival_near_pairs.sql``). The rest of a study sent the next day, or a
+  reconstruction added later, is stored without loss and is never compared so.
 
 Each (study, arrival, kind) is one row with ``study_uid = duplicate_of_study_uid``, naming
 the arrival (``arrival_run``) and the bytes its duplicate instances take. Each such instance

@@ -1,9 +1,9 @@
--- Pairs of images of one queued study (view match_queue: study_key) that may be a lossy or
--- resampled copy (copy_*) of an image the study held before (source_*): the copy arrived in a
--- later run, or has the same SOP Instance UID with other pixels (conflict_of); and one of the
--- two is lossy-compressed (a transfer syntax in $1) or they differ in size. A study's own
--- later series (a reconstruction, a reformat sent the next day) is stored at its size without
--- loss, so it is never a candidate. Both need acquisition signatures and other pixel hashes,
+-- Pairs of images of one queued study (view match_queue: study_key) that may be a lossy copy
+-- (copy_*) of an image the study held before (source_*): the copy has the same SOP Instance
+-- UID with other pixels (conflict_of), or it arrived in a later run and is lossy-compressed
+-- (a transfer syntax in $1) at its source's size. A study's own later series (a
+-- reconstruction at another size, a reformat, the rest of a study sent the next day) is
+-- stored without loss, so it is never a candidate. Both need acquisition signatures and other pixel hashes,
 -- neither hash in the view uninformative_pixels. One row per pair: study_key, arrival_run,
 -- copy_key, copy_bytes, copy_detail, source_key, source_detail.
 -- $1 = the lossy transfer syntax UIDs (VARCHAR[]).
@@ -20,7 +20,6 @@ FROM images AS c
 JOIN images AS s ON s.study_key = c.study_key AND s.instance_key <> c.instance_key
 WHERE c.pixel_hash IS DISTINCT FROM s.pixel_hash
   AND (c.conflict_of = s.instance_key
-       OR (c.run_id > s.run_id
-           AND (list_contains($1, c.transfer_syntax) OR list_contains($1, s.transfer_syntax)
-                OR c.rows <> s.rows OR c.columns <> s.columns)))
+       OR (c.run_id > s.run_id AND list_contains($1, c.transfer_syntax)
+           AND c.rows = s.rows AND c.columns = s.columns))
 ORDER BY c.study_key, c.instance_key, s.instance_key
