@@ -13,8 +13,9 @@ study held before:
   partner of it (``arrival_near_pairs.sql``). The rest of a study sent the next day, or a
   reconstruction added later, is stored without loss and is never compared so.
 
-Each (study, arrival, kind) is one row with ``study_uid = duplicate_of_study_uid``, naming
-the arrival (``arrival_run``) and the bytes its duplicate instances take. Each such instance
+Each (study, kind) is one row with ``study_uid = duplicate_of_study_uid``, naming the first
+arrival that brought such copies (``arrival_run``; the evidence lists them all) and the
+bytes the duplicate instances take. Each such instance
 is recorded as a copy of its source (``instances.copy_of``): it is not the study's content,
 so the study's pixel set, signatures and bytes compared with other studies are those of its
 originals. Copies that arrived in one run with their source are found by pixel hash only.
@@ -67,26 +68,32 @@ def within_studies(archive: Archive, studies: dict[int, Study], uninformative: p
         schema={"instance_key": pl.Int64, "source_key": pl.Int64}, orient="row")
     out = []
     for kind, found in ((DuplicateKind.SAME_CONTENT, same), (DuplicateKind.NEAR, near)):
-        for (key, arrival), (count, size) in sorted(found.items()):
-            share = count / sizes[key, arrival]
-            evidence = {"within_study": True, "arrival_run": arrival, "instances": count,
-                        "arrival_instances": sizes[key, arrival]}
-            out.append(Duplicate(studies[key], studies[key], kind,
-                                 1.0 if kind is DuplicateKind.SAME_CONTENT else round(share, 4),
-                                 size, json.dumps(evidence, sort_keys=True), key, arrival))
+        for key, (count, size, arrivals) in sorted(found.items()):
+            brought = sum(sizes[key, run] for run in arrivals)
+            evidence = {"within_study": True, "arrival_runs": arrivals, "instances": count,
+                        "arrival_instances": brought}
+            score = 1.0 if kind is DuplicateKind.SAME_CONTENT else round(count / brought, 4)
+            out.append(Duplicate(studies[key], studies[key], kind, score, size,
+                                 json.dumps(evidence, sort_keys=True), key, arrivals[0]))
     return out, sources
 
 
 _Copy = tuple[int, int, int, int, int]  # study_key, arrival_run, instance_key, bytes, source
 
 
-def _group(rows: Iterable[_Copy]) -> dict[tuple[int, int], tuple[int, int]]:
-    """(study_key, arrival_run) -> (instances, bytes) of the copies."""
-    totals: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+def _group(rows: Iterable[_Copy]) -> dict[int, tuple[int, int, list[int]]]:
+    """study_key -> (instances, bytes, the arrivals that brought them) of the copies.
+
+    One row per study and kind, naming the first arrival: a run killed and resumed brings
+    its copies in two runs, and the archive must be the same as after an undisturbed run.
+    """
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    arrivals: dict[int, set[int]] = defaultdict(set)
     for study_key, arrival, _, size, _ in rows:
-        totals[study_key, arrival][0] += 1
-        totals[study_key, arrival][1] += size
-    return {group: (n, size) for group, (n, size) in totals.items()}
+        totals[study_key][0] += 1
+        totals[study_key][1] += size
+        arrivals[study_key].add(arrival)
+    return {key: (n, size, sorted(arrivals[key])) for key, (n, size) in totals.items()}
 
 
 def _near_copies(pairs: pl.DataFrame, limits: CopyLimits) -> list[_Copy]:

@@ -154,7 +154,7 @@ def count_bytes_once(duplicates: list[Duplicate]) -> list[Duplicate]:
 
     A study that copies several others (or several copies of one) is reclaimable once, so
     ``sum(bytes_reclaimable)`` over the table never counts an instance twice. Duplicates
-    inside one study (``study = duplicate_of``, one per arrival) keep their bytes: their
+    inside one study (``study = duplicate_of``, one per kind) keep their bytes: their
     instances are copies of the study's own (``instances.copy_of``), which the rows with other
     studies leave out.
     """

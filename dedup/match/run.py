@@ -4,7 +4,7 @@ Steps, each committed in its own transaction so a crash leaves no half result:
 
 1. procedure families for studies that have none (or were classified by another mapping);
 2. patient linkage for patient records not linked yet;
-3. ``exact`` rows from re-sent copies (files with status ``copy``), one per arrival;
+3. ``exact`` rows from re-sent copies (files with status ``copy``), naming their first arrival;
 4. the queue (studies never matched, or grown since), in chunks: each study's arrivals
    against what it held before (:mod:`dedup.match.arrivals`); candidates by LSH band,
    shared-pixel, look and repeat joins, verification on pixel-hash sets and acquisition
