@@ -43,7 +43,7 @@ LOSSY_SYNTAXES = (uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit, uid.JPEGLSNearLos
 
 def within_studies(archive: Archive, studies: dict[int, Study], uninformative: pl.DataFrame,
                    limits: CopyLimits) -> tuple[list[Duplicate], pl.DataFrame]:
-    """The duplicates inside each queued study, one per study, arrival and kind.
+    """The duplicates inside each queued study, one per study and kind.
 
     Args:
         archive: with the view ``match_queue`` registered (see ``candidates.queued``).
