@@ -32,7 +32,10 @@ copies and its population (:mod:`dedup.evaluate`).
   (the signature is then 261 bytes).
 
 A copy resampled by a power of two (half the size) has no noise in common with its source
-but the geometry backs it: its structure need agree less (``copy_partners``).
+but the geometry backs it: its structure need agree less (``copy_partners``). So does a lossy
+image with the same exposure record (:mod:`dedup.fingerprint.exposure`) as another stored
+otherwise: the record and how the image is stored lossily follow the parts (version 3; a
+signature without them is version 2, byte for byte what it was).
 
 Beside the signature, :func:`look_key` gives 64 bits of the coarse image (32 x 32 sums,
 normalised): a copy's bits agree with its source's almost everywhere, however its header was
@@ -59,13 +62,14 @@ import numpy as np
 
 from dedup.fingerprint.grid import area_sums, block_sums, residual
 
-VERSION = 2
+VERSION, RECORDED = 2, 3  # without and with the exposure record
 STRUCTURE_GRID, ALIGN_GRID, NOISE_CROP = 128, 32, 256
 PART = 128  # bytes per part
 BITS = 8 * PART  # sign bits of a SimHash part
 ALIGN_DIMS = PART // 2  # int16 projections of the alignment part
 _HEAD = struct.Struct(">BHH")  # version, rows, columns (capped at 65535)
 _BASE = _HEAD.size + 2 * PART  # structure and alignment; the noise part is optional
+_TAIL = 9  # version 3: the exposure record (8 bytes), how the image is lossy (1)
 _CLIP = 3.0
 _FLAT = 1e-6  # a residual this small against the grid's values (RMS) is rounding: no detail
 _UNIT = 4096  # the alignment part's int16 value of 1 (projections of a unit vector: ~N(0, 1))
@@ -127,11 +131,14 @@ def _project(values: np.ndarray, projection: tuple[np.ndarray, np.ndarray, np.nd
     return left @ values @ right
 
 
-def acquisition(pixels: np.ndarray) -> tuple[bytes | None, int | None]:
+def acquisition(pixels: np.ndarray, record: bytes | None = None, *, lossy: int = 0
+                ) -> tuple[bytes | None, int | None]:
     """The signature and the look key of a canonical (frames, rows, cols, samples) array.
 
     Both are ``None`` for images smaller than 32 x 32 pixels and for a middle frame without
-    any detail (uniform, or a smooth gradient).
+    any detail (uniform, or a smooth gradient). With an exposure ``record``
+    (:func:`dedup.fingerprint.exposure.exposure_record`) the signature ends with it and with
+    how the image is ``lossy`` (:func:`dedup.fingerprint.exposure.lossy_code`).
     """
     if pixels.ndim != 4:
         return None, None
@@ -148,8 +155,9 @@ def acquisition(pixels: np.ndarray) -> tuple[bytes | None, int | None]:
         centred = (detail[0].copy(), detail[1]) if centre is grid else _detail(centre)
         noise = b"" if centred is None else _noise(*centred, crop)
     coarse = block_sums(grid, STRUCTURE_GRID // ALIGN_GRID)
-    head = _HEAD.pack(VERSION, min(rows, 65535), min(cols, 65535))
-    return (head + _simhash(detail[0], _STRUCTURE) + _alignment(coarse) + noise,
+    version, tail = (VERSION, b"") if record is None else (RECORDED, record + bytes([lossy]))
+    head = _HEAD.pack(version, min(rows, 65535), min(cols, 65535))
+    return (head + _simhash(detail[0], _STRUCTURE) + _alignment(coarse) + noise + tail,
             look_key(coarse))
 
 
@@ -222,7 +230,7 @@ class CopyLimits:
     structure: float = 0.95
     noise: float = 0.6
     noise_support: float = 0.45
-    resized: float = 0.75
+    resized: float = 0.75  # also two images of one exposure record stored otherwise
     alignment: float = 0.9998
 
 
@@ -239,7 +247,8 @@ def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
     8 bits, compressed hard), by the alignment of their coarse content (at least
     ``limits.alignment``): an X-ray retaken a fraction of a millimetre away keeps the
     structure but has its own noise and lies elsewhere. One being the other resampled (both
-    sides by one power of two), their structure need agree only ``limits.resized``: the
+    sides by one power of two), or both having one exposure record and being stored
+    otherwise, one lossily, their structure need agree only ``limits.resized``: the
     geometry, which de-identifiers keep, backs the pixels. Images without a comparable noise
     part go by structure alone.
 
@@ -265,6 +274,7 @@ def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
             _alignments([a[i] for i in noisy_a], [b[j] for j in noisy_b]) >= limits.alignment)
         close[block] = np.where(same, (alike[block] & backed)
                                 | (noise <= max_differing_bits(limits.noise)), close[block])
+    close |= _recorded(a, b) & (differing <= max_differing_bits(limits.resized))
     return close, np.cos(np.pi * differing / BITS)
 
 
@@ -274,17 +284,38 @@ def max_differing_bits(min_similarity: float) -> int:
 
 
 def _part(signature: bytes, index: int) -> bytes:
-    if len(signature) not in (_BASE, _BASE + PART) or signature[0] != VERSION:
-        raise ValueError(f"acquisition signatures of version {VERSION} are {_BASE} or "
-                         f"{_BASE + PART} bytes starting with {VERSION}, not {len(signature)} "
-                         f"bytes starting with {signature[:1].hex() or 'nothing'}; re-index "
-                         "the studies fingerprinted by an older dedup")
+    if _parts_length(signature) not in (_BASE, _BASE + PART):
+        raise ValueError(f"acquisition signatures are {_BASE} or {_BASE + PART} bytes starting "
+                         f"with {VERSION}, or {_TAIL} more starting with {RECORDED}, not "
+                         f"{len(signature)} bytes starting with "
+                         f"{signature[:1].hex() or 'nothing'}; re-index the studies "
+                         "fingerprinted by an older dedup")
     start = _HEAD.size + index * PART
     return signature[start:start + PART]
 
 
+def _parts_length(signature: bytes) -> int:
+    """The signature's length without its exposure record (-1 for an unknown version)."""
+    version = signature[0] if signature else -1
+    return {VERSION: len(signature), RECORDED: len(signature) - _TAIL}.get(version, -1)
+
+
 def _has_noise(signature: bytes) -> bool:
-    return len(signature) == _BASE + PART
+    return _parts_length(signature) == _BASE + PART
+
+
+def _recorded(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:
+    """Pairs of images with one exposure record, stored otherwise, one of them lossily."""
+    (record_a, lossy_a), (record_b, lossy_b) = _tails(a), _tails(b)
+    return ((record_a[:, None] == record_b[None, :]) & (record_a[:, None] != 0)
+            & (lossy_a[:, None] != lossy_b[None, :]))
+
+
+def _tails(side: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Each signature's exposure record (0 without one) and how its image is lossy."""
+    tails = [s[-_TAIL:] if s[0] == RECORDED else bytes(_TAIL) for s in side]
+    return (np.array([int.from_bytes(t[:8], "big", signed=True) for t in tails], np.int64),
+            np.array([t[8] for t in tails], dtype=np.uint8))
 
 
 def _pairwise(a: list[tuple[int, int]], b: list[tuple[int, int]],

@@ -17,6 +17,7 @@ from pydicom.pixels import apply_color_lut
 from dedup.config import Settings
 from dedup.fingerprint.content import content_hash
 from dedup.fingerprint.detail import acquisition
+from dedup.fingerprint.exposure import exposure_record, lossy_code
 from dedup.fingerprint.pixels import (
     PixelFormat,
     PixelLengthError,
@@ -206,8 +207,9 @@ def fingerprint(dicom: DicomFile) -> Instance:
     fmt = pixel_format(dicom)
     pixels = canonical_pixels(dicom, fmt)
     blank = pixels is not None and is_constant(pixels)
-    detail, look = (None, None) if pixels is None or blank else \
-        acquisition(_displayed(dicom, pixels))
+    detail, look = (None, None) if pixels is None or blank else acquisition(
+        _displayed(dicom, pixels), exposure_record(dicom.text),
+        lossy=lossy_code(dicom.header.transfer_syntax, dicom.text("LossyImageCompression")))
     if pixels is None:  # no Pixel Data: fingerprinted by its normalised content
         fmt, digest = object_content(dicom, fmt)
     else:

@@ -66,7 +66,17 @@ TEXT_TAGS: dict[int, str] = {
     0x00100040: "PatientSex",
     0x00180015: "BodyPartExamined",
     0x00180050: "SliceThickness",
+    0x00180070: "CountsAccumulated",
     0x00181030: "ProtocolName",
+    0x00181130: "TableHeight",
+    0x00181150: "ExposureTime",
+    0x00181151: "XRayTubeCurrent",
+    0x00181152: "Exposure",
+    0x00181153: "ExposureInuAs",
+    0x00181242: "ActualFrameDuration",
+    0x00181405: "RelativeXRayExposure",
+    0x00181411: "ExposureIndex",
+    0x00181413: "DeviationIndex",
     0x0020000D: "StudyInstanceUID",
     0x0020000E: "SeriesInstanceUID",
     0x00200011: "SeriesNumber",
@@ -77,6 +87,7 @@ TEXT_TAGS: dict[int, str] = {
     0x00280004: "PhotometricInterpretation",
     0x00280008: "NumberOfFrames",
     0x00280030: "PixelSpacing",
+    0x00282110: "LossyImageCompression",
 }
 #: Tags read as unsigned shorts (VR US).
 US_TAGS: dict[int, str] = {

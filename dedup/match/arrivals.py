@@ -29,16 +29,12 @@ from collections.abc import Iterable
 
 import numpy as np
 import polars as pl
-from pydicom import uid
 
 from dedup.archive.db import Archive
 from dedup.fingerprint.detail import CopyLimits, copy_partners
+from dedup.fingerprint.exposure import LOSSY_SYNTAXES
 from dedup.match.classify import Duplicate, Study
 from dedup.records import DuplicateKind
-
-#: Transfer syntaxes whose pixels lost information: a copy in one of them is lossy.
-LOSSY_SYNTAXES = (uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit, uid.JPEGLSNearLossless,
-                  uid.JPEG2000, uid.JPEG2000MC, uid.HTJ2K, *uid.MPEGTransferSyntaxes)
 
 
 def within_studies(archive: Archive, studies: dict[int, Study], uninformative: pl.DataFrame,
