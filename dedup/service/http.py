@@ -61,6 +61,8 @@ class PriorOut(BaseModel):
     link_reasons: list[str]
     laterality: str = Field(description="L, R, B, U (no sides) or empty (not known).")
     answer: str = Field(description="yes, or possible (side or body part uncertain).")
+    viewer_url: str = Field(description="The study in the hospital's viewer ([service] "
+                                        "viewer_url); empty when none is configured.")
 
 
 class CheckOut(BaseModel):
@@ -166,7 +168,7 @@ class StudyLookup:
 
 
 def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 1024**2,
-               viewer_url: str = "", reload: bool = True,
+               reload: bool = True,
                outcome_recorders: frozenset[str] = frozenset()) -> FastAPI:
     """The service: routes, error handlers and the guard, over one :class:`Checker`.
 
@@ -176,8 +178,6 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
             how long a request body may take.
         tokens: accepted bearer tokens (:func:`dedup.config.tokens.tokens_from`).
         max_body: largest request body in bytes.
-        viewer_url: link template for a prior in CDS cards, with ``{study_uid}``; empty:
-            this service's ``/v1/studies/{study_uid}``.
         reload: pick up newly published snapshots in the background.
         outcome_recorders: token names that may record outcomes of any caller's checks.
 
@@ -201,7 +201,6 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
     app = FastAPI(title="dedup check service", version=__version__, lifespan=lifespan,
                   description="Pre-order check for prior imaging: HTTP API and CDS Hooks.")
     app.state.checker = checker
-    app.state.viewer_url = viewer_url
     app.state.outcome_recorders = outcome_recorders
     app.state.studies = StudyLookup(checker.holder.archive_path)
     app.include_router(router)
