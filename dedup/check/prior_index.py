@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dedup.archive.db import Archive, named_sql
 from dedup.archive.schema import migrations
@@ -189,8 +190,46 @@ class PriorIndex:
             hits = np.flatnonzero(wanted)
             picked += (hits + start).tolist()
             owners += [match] * len(hits)
-        if not picked:
+        return self._rows(picked, owners)
+
+    def registered(self, issuer: str, patient_id: str) -> list[Match]:
+        """The records of one registration (issuer and patient ID), then their linked records.
+
+        An ID means nothing without its issuer, so both are needed (an empty one finds
+        nobody). Records linked in the archive to one of them count too, as in :meth:`people`.
+        """
+        if not issuer or not patient_id:
             return []
+        same = pc.and_(pc.equal(self._ids, patient_id), pc.equal(self._issuers, issuer))
+        rows = np.flatnonzero(same.fill_null(False).to_numpy(zero_copy_only=False))
+        return self._with_linked({int(row): Match(int(row), 1.0, ("same issuer and patient ID",))
+                                  for row in rows})
+
+    def studies_of(self, matches: list[Match], first_day: int, last_day: int
+                   ) -> list[dict[str, Any]]:
+        """Every study of the matched records dated ``first_day`` to ``last_day``, any family.
+
+        Returns:
+            Rows as :meth:`priors` gives them, plus ``family``; most recent first.
+
+        """
+        picked: list[int] = []
+        owners: list[Match] = []
+        for match in matches:
+            start, end = (int(self._study_start[match.row]),
+                          int(self._study_start[match.row + 1]))
+            days = self._study_day[start:end]
+            hits = np.flatnonzero((days >= first_day) & (days <= last_day))
+            picked += (hits + start).tolist()
+            owners += [match] * len(hits)
+        families = self.arrays["families"]
+        rows = self._rows(picked, owners)
+        for row in rows:
+            row["family"] = families[row.pop("family_code")]
+        return rows
+
+    def _rows(self, picked: list[int], owners: list[Match]) -> list[dict[str, Any]]:
+        """The details of the studies at positions ``picked``, most recent first."""
         rows = []
         for study, match in zip(picked, owners, strict=True):
             detail_row = int(self._study_detail_row[study])
@@ -198,7 +237,7 @@ class PriorIndex:
                 _DETAILS, self._details, strict=True)}
             row.update(study_day=int(self._study_day[study]),
                        side=int(self._study_side[study]), probability=match.probability,
-                       reasons=match.reasons)
+                       reasons=match.reasons, family_code=int(self._study_family[study]))
             rows.append(row)
         return sorted(rows, key=lambda r: (-r["study_day"], r["study_uid"]))
 

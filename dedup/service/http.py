@@ -35,8 +35,9 @@ from dedup.archive.publish import PublishedReader
 from dedup.check import Channel, Checker
 from dedup.check.outcome import ContradictoryDecisions, NotYourCheck, UnknownCheck
 from dedup.errors import ArchiveError, StorageError, UsageError
-from dedup.service import cds_hooks
-from dedup.service.guard import ApiError, Guard, error_body, is_cds, json_response
+from dedup.service import cds_hooks, fhir
+from dedup.service.fhir_resources import FHIR_JSON
+from dedup.service.guard import ApiError, Guard, error_body, is_cds, is_fhir, json_response
 from dedup.service.outcomes import conflict, may_record_any, utc_text
 
 log = logging.getLogger("dedup.service")
@@ -205,6 +206,7 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
     app.state.studies = StudyLookup(checker.holder.archive_path)
     app.include_router(router)
     app.include_router(cds_hooks.router)
+    app.include_router(fhir.router)
     for kind in _ERROR_REPLIES:
         app.add_exception_handler(kind, _reply)
     app.add_middleware(Guard, tokens=tokens, max_body=max_body,  # type: ignore[arg-type]
@@ -336,5 +338,7 @@ _ERROR_REPLIES = (ApiError, RequestValidationError, UsageError, ArchiveError, St
 async def _reply(request: Request, exc: Exception) -> Response:
     """The one error shape for every failure (OperationOutcome too under /cds-services)."""
     status, code, message, problems = _message(exc)
-    return json_response(error_body(status, code, message, problems,
-                                    cds=is_cds(request.url.path)), status)
+    path = request.url.path
+    return json_response(error_body(status, code, message, problems, cds=is_cds(path),
+                                    fhir=is_fhir(path)), status,
+                         media_type=FHIR_JSON if is_fhir(path) else "application/json")
