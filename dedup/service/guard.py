@@ -43,9 +43,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: Paths anyone may read: liveness and the API documentation (no patient data).
+#: Paths anyone may read: liveness, the API documentation and the schedulers' page's static
+#: files (no patient data; what the page asks needs a token).
 PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json",
-                          "/redoc"})
+                          "/redoc", "/", "/schedule", "/schedule/schedule.js",
+                          "/schedule/schedule.css"})
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 _ISSUE_CODES = {401: "security", 403: "security", 404: "not-found", 412: "required",
                 413: "too-long", 415: "not-supported", 503: "transient"}

@@ -35,7 +35,7 @@ from dedup.archive.publish import PublishedReader
 from dedup.check import Channel, Checker
 from dedup.check.outcome import ContradictoryDecisions, NotYourCheck, UnknownCheck
 from dedup.errors import ArchiveError, StorageError, UsageError
-from dedup.service import cds_hooks, fhir
+from dedup.service import cds_hooks, fhir, page
 from dedup.service.fhir_resources import FHIR_JSON
 from dedup.service.guard import ApiError, Guard, error_body, is_cds, is_fhir, json_response
 from dedup.service.outcomes import conflict, may_record_any, utc_text
@@ -207,6 +207,7 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
     app.include_router(router)
     app.include_router(cds_hooks.router)
     app.include_router(fhir.router)
+    app.include_router(page.router)
     for kind in _ERROR_REPLIES:
         app.add_exception_handler(kind, _reply)
     app.add_middleware(Guard, tokens=tokens, max_body=max_body,  # type: ignore[arg-type]
