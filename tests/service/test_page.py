@@ -105,6 +105,10 @@ def test_no_prior_and_a_possible_prior_in_plain_words(page: tuple[Any, list[str]
     assert tab.get_by_role("button", name="Order withdrawn").is_hidden()
     fill_order(tab, "Mueller", "Hans", "M", "XR hand left 3 views", "L")
     tab.get_by_role("heading", name="No prior found").wait_for(timeout=10_000)
+    fill_order(tab, "Mueller", "Hans", "M", "CT foot")  # the study's side is not recorded
+    possible = "Possible prior — check laterality: CT FOOT 3 days ago at St. Mary Hospital"
+    tab.get_by_role("heading", name=possible).wait_for(timeout=10_000)
+    assert tab.locator("#priors tbody tr").count() == 1
     fill_order(tab, "Mueller", "Hans", "M", "", "")
     tab.get_by_role("heading", name="the question is not valid").wait_for(timeout=10_000)
     assert "procedure is required" in tab.locator("#problems").inner_text()

@@ -64,9 +64,8 @@ function headline(result) {
     return `A prior exists: ${result.family} ${ago(sure.days_ago)}${at}`;
   }
   if (result.answer === "possible") {
-    const why = result.laterality && latest.laterality && latest.laterality !== result.laterality
-      ? "check laterality" : !result.laterality || !latest.laterality ? "check laterality"
-        : "check the procedure";
+    // a region without sides leaves only the procedure itself in doubt
+    const why = latest.laterality === "U" ? "check the procedure" : "check laterality";
     return `Possible prior — ${why}: ${result.family} ${ago(latest.days_ago)}${where}`;
   }
   if (result.answer === "no") return "No prior found";
