@@ -29,6 +29,7 @@ from dedup.check.prior_index import SIDE_CODES, SIDE_LETTERS, PriorIndex, Query,
 from dedup.check.question import Channel, Outcome, Question, parse_question
 from dedup.check.result import CheckResult, Prior, answer, prior_answer, recommendation
 from dedup.config import Settings
+from dedup.config.viewer import checked_template, viewer_link
 from dedup.errors import UsageError
 from dedup.match.linkage import normalise_name
 from dedup.match.procedures import load_mapping
@@ -46,17 +47,24 @@ class Checker:
         one_off: answer each question from an index of only the records born on its birth
             date, read when it is asked (a single check, e.g. ``dedup check``), instead of
             holding the whole index in memory and current (a service).
+        viewer_url: link template of a prior in the hospital's viewer, with ``{study_uid}``
+            (:mod:`dedup.config.viewer`); empty: priors carry no viewer link.
+
+    Raises:
+        UsageError: ``viewer_url`` is not a valid template.
 
     """
 
     def __init__(self, archive_path: str | Path, settings: Settings | None = None,
-                 check_log: CheckLog | None = None, *, one_off: bool = False) -> None:
+                 check_log: CheckLog | None = None, *, one_off: bool = False,
+                 viewer_url: str = "") -> None:
         self.settings = settings or Settings(archive=str(archive_path))
         self.mapping = load_mapping(self.settings.procedure_families,
                                     self.settings.lookback_windows)
         self.holder = IndexHolder(archive_path, self.settings.check_reload_seconds)
         self.log = check_log
         self.one_off = one_off
+        self.viewer_url = checked_template(viewer_url)
 
     def check(self, question: Question, *, client: str | None = None,
               channel: Channel = Channel.LIBRARY) -> CheckResult:
@@ -74,7 +82,7 @@ class Checker:
         started = time.perf_counter()
         index = (self.holder.born_on(question.birth_date) if self.one_off
                  else self.holder.current())
-        result = _answer(index, question, self.settings)
+        result = _answer(index, question, self.settings, self.viewer_url)
         if self.log is not None:
             self.log.record_check(question, result,
                                   client=_local_user() if client is None else client,
@@ -130,7 +138,8 @@ class Checker:
         return parse_question(self.mapping, **fields)
 
 
-def _answer(index: PriorIndex, question: Question, settings: Settings) -> CheckResult:
+def _answer(index: PriorIndex, question: Question, settings: Settings, viewer: str = ""
+            ) -> CheckResult:
     """Look up the priors of ``question`` in ``index`` (pure: no I/O, no logging).
 
     Returns:
@@ -144,7 +153,7 @@ def _answer(index: PriorIndex, question: Question, settings: Settings) -> CheckR
     order_day = day_number(question.order_date)
     rows = index.priors(matches, question.family, order_day, question.window_days,
                         SIDE_CODES.get(question.laterality, 0)) if question.lookup else []
-    priors = tuple(_prior(row, question, order_day) for row in rows)
+    priors = tuple(_prior(row, question, order_day, viewer) for row in rows)
     return CheckResult(
         check_id=_new_id(), asked_at=datetime.now(UTC).replace(tzinfo=None),
         family=question.family, window_days=question.window_days,
@@ -156,7 +165,7 @@ def _answer(index: PriorIndex, question: Question, settings: Settings) -> CheckR
         basis=question.basis)
 
 
-def _prior(row: dict[str, Any], question: Question, order_day: int) -> Prior:
+def _prior(row: dict[str, Any], question: Question, order_day: int, viewer: str) -> Prior:
     side = SIDE_LETTERS.get(row["side"], "")
     return Prior(study_uid=row["study_uid"],
                  study_date=date.fromordinal(date(1970, 1, 1).toordinal() + row["study_day"]),
@@ -165,7 +174,8 @@ def _prior(row: dict[str, Any], question: Question, order_day: int) -> Prior:
                  modalities=row["modalities"], location=row["location"],
                  n_instances=int(row["n_instances"]),
                  link_probability=round(row["probability"], 6), link_reasons=row["reasons"],
-                 laterality=side, answer=prior_answer(question, side))
+                 laterality=side, answer=prior_answer(question, side),
+                 viewer_url=viewer_link(viewer, row["study_uid"]))
 
 
 _random = bytearray()

@@ -3,7 +3,8 @@
 A prior is a study of the same procedure family in the look-back window up to the order date,
 of a patient record the linkage model takes to be this person (precision over recall: only
 linked records count), with its date, days ago, institution, study UID, where the images are,
-its side and the link's score and reasons. Each prior is a ``yes`` (the same procedure, on
+its side, the link's score and reasons, and its link in the hospital's viewer (when a
+template is configured). Each prior is a ``yes`` (the same procedure, on
 the same side or a side it covers) or a ``possible`` (the side is not known on the order or on
 the study, a bilateral order meets a one-sided study, or the family is only the modality and
 the body part as written). The answer as a whole (:func:`answer`) is ``yes``, ``possible``,
@@ -39,6 +40,7 @@ class Prior:
     link_reasons: tuple[str, ...]
     laterality: str = ""  # L, R, B; U: the region has no sides; "": not known
     answer: str = "yes"  # or "possible"
+    viewer_url: str = ""  # the study in the hospital's viewer ([service] viewer_url); "": none
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable values."""

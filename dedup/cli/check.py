@@ -7,6 +7,7 @@ those of :class:`dedup.errors.ExitCode`, except that an archive that cannot be r
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -66,7 +67,8 @@ def check(
         if not published_path(archive).exists():
             raise ArchiveError(f"no published archive next to {str(archive)!r} yet; run "
                                "`dedup index` (it publishes when it finishes)")
-        checker = Checker(archive, settings, CheckLog(archive), one_off=True)
+        checker = Checker(archive, settings, CheckLog(archive), one_off=True,
+                          viewer_url=os.environ.get("DEDUP_VIEWER_URL", ""))
         result = checker.check(question, channel=Channel.CLI)
     except ArchiveError as exc:  # not ExitCode.ARCHIVE: that number means "priors found"
         print(f"dedup: error: {printable(exc, lines=True)}", file=sys.stderr)

@@ -27,8 +27,9 @@ def serve(
         help="File with one API token per line ('name:token' names the caller; mode 600).",
         envvar="DEDUP_TOKENS_FILE")] = None,
     viewer_url: Annotated[str, typer.Option(
-        help="Link for a prior in CDS cards, with {study_uid} "
-        "[default: this service's /v1/studies/{study_uid}]", envvar="DEDUP_VIEWER_URL")] = "",
+        help="Link to a prior in the hospital's viewer, with {study_uid} (docs/schedulers.md) "
+        "[default: the config's [service] viewer_url, else none]",
+        envvar="DEDUP_VIEWER_URL")] = "",
     outcome_recorders: Annotated[str | None, typer.Option(
         help="Names of tokens (comma-separated) that may record outcomes of any caller's "
         "checks [default: the config's [service] outcome_recorders, else none]",
@@ -45,6 +46,7 @@ def serve(
     from dedup.check.log import CheckLog
     from dedup.config.file import load_config
     from dedup.config.tokens import tokens_from
+    from dedup.config.viewer import checked_template
     from dedup.service.http import create_app
     from dedup.service.limits import MAX_HEADER_BYTES, bounded_protocol
 
@@ -54,15 +56,17 @@ def serve(
         loaded = load_config(config)
         settings, configured = loaded.settings, loaded.tokens
         recorders = loaded.service.outcome_recorders
+        viewer_url = viewer_url or loaded.service.viewer_url
     else:
         settings = Settings().with_env()
     path = str(archive) if archive is not None else settings.archive
     tokens = tokens_from(os.environ, tokens_file, configured)
     allowed = _recorders(recorders if outcome_recorders is None else outcome_recorders,
                          set(tokens.values()))
-    checker = Checker(path, settings, CheckLog(path, background=True))
+    checker = Checker(path, settings, CheckLog(path, background=True),
+                      viewer_url=checked_template(viewer_url, "--viewer-url"))
     app = create_app(checker, tokens, max_body=settings.check_max_body_bytes,
-                     viewer_url=viewer_url, outcome_recorders=allowed)
+                     outcome_recorders=allowed)
     sys.setswitchinterval(0.001)  # the index rebuild thread yields the GIL to requests sooner
     log.info("serving checks of %s on http://%s:%d (%d token(s))", Path(path).name, host,
              port, len(tokens))

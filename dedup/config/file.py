@@ -21,6 +21,7 @@ Layout (``deploy/dedup.toml`` is a complete example)::
     [service]
     tokens_env = "DEDUP_SERVICE_TOKENS"
     outcome_recorders = "ehr"                  # may record outcomes of anyone's checks
+    viewer_url = "https://pacs.example/ohif/viewer?StudyInstanceUIDs={study_uid}"
 
 Every key is declared once, with its default and help, in :class:`~dedup.config.Settings` or in
 the section dataclasses below. Precedence, lowest first: defaults, the file, the environment
@@ -46,6 +47,7 @@ from urllib.parse import urlsplit
 from dedup.config.env import ENV_PREFIX, env_name, env_overrides, from_text
 from dedup.config.settings import Settings, declared, setting
 from dedup.config.tokens import accepted_tokens, read_tokens_file, split_tokens
+from dedup.config.viewer import template_problems
 from dedup.errors import UsageError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -106,6 +108,11 @@ class ServiceSection:
     outcome_recorders: str = setting(
         "", "Names of API tokens (comma-separated) that may record outcomes of checks other "
         "callers asked; empty: each caller records outcomes of its own checks only.")
+    viewer_url: str = setting(
+        "", "Link to a prior in the hospital's viewer, with {study_uid} (URL-encoded), e.g. "
+        "https://pacs.example/ohif/viewer?StudyInstanceUIDs={study_uid}; shown in check "
+        "results, CDS cards, FHIR ImagingStudy and the schedulers' page (docs/schedulers.md). "
+        "Empty: no viewer link.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +161,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     settings = _settings(doc, base, env, problems)
     sources = _sources(doc.get("sources", []), base, env, problems)
     service = _section(ServiceSection, doc.get("service", {}), "[service]", problems)
+    problems += template_problems(service.viewer_url, "[service]: viewer_url")
     tokens = _tokens(service, base, env, problems)
     if problems:
         count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")

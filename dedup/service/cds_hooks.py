@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -136,7 +137,6 @@ async def call_service(service_id: str, request: Request, body: HookRequest) -> 
         result = checker.check(question, client=client, channel=Channel.CDS_HOOKS)
         if result.priors:
             cards.append(_card(result, order, str(request.base_url),
-                               request.app.state.viewer_url,
                                checker.settings.check_show_locations))
     return _json({"cards": cards})
 
@@ -247,8 +247,8 @@ def _order_fields(order: dict[str, Any]) -> dict[str, str]:
             "order_date": str(when)[:10] or None}  # type: ignore[dict-item]
 
 
-def _card(result: CheckResult, order: dict[str, Any], base_url: str, viewer: str,
-          locations: bool) -> dict[str, Any]:
+def _card(result: CheckResult, order: dict[str, Any], base_url: str, locations: bool
+          ) -> dict[str, Any]:
     latest = result.priors[0]
     where = f" at {latest.institution}" if latest.institution else ""
     summary = f"Possible repeat {result.family}: prior {_ago(latest)}{where}"
@@ -256,8 +256,7 @@ def _card(result: CheckResult, order: dict[str, Any], base_url: str, viewer: str
         summary += f" (+{len(result.priors) - 1} more)"
     links = [{"label": f"Prior {p.family} of {p.study_date.isoformat()}"
                        + (f" ({p.institution})" if p.institution else ""),
-              "url": (viewer.format(study_uid=p.study_uid) if viewer
-                      else f"{base_url}v1/studies/{p.study_uid}"),
+              "url": p.viewer_url or f"{base_url}v1/studies/{quote(p.study_uid, safe='')}",
               "type": "absolute"} for p in result.priors[:5]]
     return {
         "uuid": result.check_id, "summary": summary[:139], "indicator": "warning",

@@ -15,7 +15,8 @@ Every error, here and in the handlers, has one JSON shape::
     {"error": {"status": 400, "code": "invalid-request", "message": "...", "problems": [...]}}
 
 Under ``/cds-services`` the same object also carries ``resourceType: OperationOutcome`` and
-``issue``, as the CDS Hooks specification asks of non-2xx responses.
+``issue``, as the CDS Hooks specification asks of non-2xx responses; under ``/fhir`` an error
+is a FHIR OperationOutcome alone (``application/fhir+json``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 from starlette.responses import Response
 
 from dedup.printable import printable
+from dedup.service.fhir_resources import FHIR_JSON, operation_outcome
 
 log = logging.getLogger("dedup.service")
 Scope = MutableMapping[str, Any]
@@ -41,17 +43,21 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: Paths anyone may read: liveness and the API documentation (no patient data).
+#: Paths anyone may read: liveness, the API documentation and the schedulers' page's static
+#: files (no patient data; what the page asks needs a token).
 PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json",
-                          "/redoc"})
+                          "/redoc", "/", "/schedule", "/schedule/schedule.js",
+                          "/schedule/schedule.css"})
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 _ISSUE_CODES = {401: "security", 403: "security", 404: "not-found", 412: "required",
                 413: "too-long", 415: "not-supported", 503: "transient"}
 
 
 def error_body(status: int, code: str, message: str, problems: Iterable[str] = (), *,
-               cds: bool = False) -> dict[str, Any]:
-    """The one error shape (plus an OperationOutcome on CDS Hooks paths)."""
+               cds: bool = False, fhir: bool = False) -> dict[str, Any]:
+    """The one error shape (plus an OperationOutcome on CDS Hooks paths; only one on FHIR's)."""
+    if fhir:
+        return operation_outcome([message, *problems], status=status)
     body: dict[str, Any] = {"error": {"status": status, "code": code, "message": message}}
     if problems:
         body["error"]["problems"] = list(problems)
@@ -67,6 +73,11 @@ def error_body(status: int, code: str, message: str, problems: Iterable[str] = (
 def is_cds(path: str) -> bool:
     """Whether ``path`` belongs to the CDS Hooks service."""
     return path == "/cds-services" or path.startswith("/cds-services/")
+
+
+def is_fhir(path: str) -> bool:
+    """Whether ``path`` belongs to the FHIR endpoint (:mod:`dedup.service.fhir`)."""
+    return path == "/fhir" or path.startswith("/fhir/")
 
 
 class Guard:
@@ -161,9 +172,10 @@ class Guard:
 
 
 async def _respond(send: Send, scope: Scope, status: int, code: str, message: str) -> None:
-    payload = json.dumps(error_body(status, code, message, cds=is_cds(scope["path"])),
-                         separators=(",", ":")).encode()
-    headers = [(b"content-type", b"application/json"),
+    fhir = is_fhir(scope["path"])
+    payload = json.dumps(error_body(status, code, message, cds=is_cds(scope["path"]),
+                                    fhir=fhir), separators=(",", ":")).encode()
+    headers = [(b"content-type", FHIR_JSON.encode() if fhir else b"application/json"),
                (b"content-length", str(len(payload)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="dedup"'))
@@ -173,11 +185,11 @@ async def _respond(send: Send, scope: Scope, status: int, code: str, message: st
     await send({"type": "http.response.body", "body": payload})
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> Response:
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None,
+                  media_type: str = "application/json") -> Response:
     """Serialise ``data`` (no FastAPI encoder pass: results are plain values already)."""
     return Response(json.dumps(data, separators=(",", ":"), default=str).encode(), status,
-                    headers=headers, media_type="application/json")
+                    headers=headers, media_type=media_type)
 
 
 class ApiError(Exception):

@@ -35,8 +35,9 @@ from dedup.archive.publish import PublishedReader
 from dedup.check import Channel, Checker
 from dedup.check.outcome import ContradictoryDecisions, NotYourCheck, UnknownCheck
 from dedup.errors import ArchiveError, StorageError, UsageError
-from dedup.service import cds_hooks
-from dedup.service.guard import ApiError, Guard, error_body, is_cds, json_response
+from dedup.service import cds_hooks, fhir, page
+from dedup.service.fhir_resources import FHIR_JSON
+from dedup.service.guard import ApiError, Guard, error_body, is_cds, is_fhir, json_response
 from dedup.service.outcomes import conflict, may_record_any, utc_text
 
 log = logging.getLogger("dedup.service")
@@ -61,6 +62,8 @@ class PriorOut(BaseModel):
     link_reasons: list[str]
     laterality: str = Field(description="L, R, B, U (no sides) or empty (not known).")
     answer: str = Field(description="yes, or possible (side or body part uncertain).")
+    viewer_url: str = Field(description="The study in the hospital's viewer ([service] "
+                                        "viewer_url); empty when none is configured.")
 
 
 class CheckOut(BaseModel):
@@ -166,7 +169,7 @@ class StudyLookup:
 
 
 def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 1024**2,
-               viewer_url: str = "", reload: bool = True,
+               reload: bool = True,
                outcome_recorders: frozenset[str] = frozenset()) -> FastAPI:
     """The service: routes, error handlers and the guard, over one :class:`Checker`.
 
@@ -176,8 +179,6 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
             how long a request body may take.
         tokens: accepted bearer tokens (:func:`dedup.config.tokens.tokens_from`).
         max_body: largest request body in bytes.
-        viewer_url: link template for a prior in CDS cards, with ``{study_uid}``; empty:
-            this service's ``/v1/studies/{study_uid}``.
         reload: pick up newly published snapshots in the background.
         outcome_recorders: token names that may record outcomes of any caller's checks.
 
@@ -201,11 +202,12 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
     app = FastAPI(title="dedup check service", version=__version__, lifespan=lifespan,
                   description="Pre-order check for prior imaging: HTTP API and CDS Hooks.")
     app.state.checker = checker
-    app.state.viewer_url = viewer_url
     app.state.outcome_recorders = outcome_recorders
     app.state.studies = StudyLookup(checker.holder.archive_path)
     app.include_router(router)
     app.include_router(cds_hooks.router)
+    app.include_router(fhir.router)
+    app.include_router(page.router)
     for kind in _ERROR_REPLIES:
         app.add_exception_handler(kind, _reply)
     app.add_middleware(Guard, tokens=tokens, max_body=max_body,  # type: ignore[arg-type]
@@ -337,5 +339,7 @@ _ERROR_REPLIES = (ApiError, RequestValidationError, UsageError, ArchiveError, St
 async def _reply(request: Request, exc: Exception) -> Response:
     """The one error shape for every failure (OperationOutcome too under /cds-services)."""
     status, code, message, problems = _message(exc)
-    return json_response(error_body(status, code, message, problems,
-                                    cds=is_cds(request.url.path)), status)
+    path = request.url.path
+    return json_response(error_body(status, code, message, problems, cds=is_cds(path),
+                                    fhir=is_fhir(path)), status,
+                         media_type=FHIR_JSON if is_fhir(path) else "application/json")

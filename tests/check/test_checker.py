@@ -60,3 +60,13 @@ def test_one_off_check_reads_only_the_birth_date_and_answers_the_same(
     question = checker.parse(**HANS, procedure="CT HEAD", order_date=ORDER_DATE.isoformat())
     result = Checker(archive, one_off=True).check(question)
     assert [p.study_uid for p in result.priors] == PRIORS_OF_HANS
+
+
+def test_priors_carry_the_viewer_link_of_the_configured_template(archive: Path,
+                                                                 checker: Checker) -> None:
+    assert all(p.viewer_url == "" for p in ask(checker).priors)
+    linked = Checker(archive, checker.settings, one_off=True,
+                     viewer_url="https://pacs.example/ohif/viewer?StudyInstanceUIDs={study_uid}")
+    priors = ask(linked).as_dict()["priors"]
+    assert [p["viewer_url"] for p in priors] == [
+        f"https://pacs.example/ohif/viewer?StudyInstanceUIDs={uid}" for uid in PRIORS_OF_HANS]

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from dedup.archive.db import Archive
 from dedup.archive.publish import PublishedReader
+from dedup.check import Checker
 from dedup.check.link import Person, sex_code
 from dedup.check.prior_index import (
     PriorIndex,
@@ -197,3 +198,18 @@ def test_a_snapshot_of_an_older_schema_is_refused_with_the_fix(tmp_path: Path) -
     with Archive.open(path, read_only=True) as archive, \
             pytest.raises(ArchiveError, match="run `dedup index`"):
         build_index(archive, threads=1)
+
+
+def test_a_registration_finds_its_record_and_the_records_linked_to_it(checker: Checker
+                                                                     ) -> None:
+    index = checker.holder.born_on(BORN)
+    found = index.registered("STMARY", "SM-1")
+    assert [m.reasons[0] for m in found] == ["same issuer and patient ID",
+                                             "linked in the archive to a matching record"]
+    assert index.registered("KLINORD", "SM-1") == []  # an ID is its issuer's
+    assert index.registered("", "SM-1") == [] and index.registered("STMARY", "") == []
+    day = day_number(date(2024, 1, 1))
+    rows = index.studies_of(found, day, day + 45)
+    assert [(r["study_uid"], r["family"]) for r in rows] == [
+        ("1.2.3.8", "CT FOOT"), ("1.2.3.3", "CT CHEST"), ("1.2.3.4", "CT HEAD"),
+        ("1.2.3.1", "CT HEAD")]
