@@ -72,8 +72,10 @@ class Settings:
     )
     match_near_min_resized: float = setting(
         0.75, "Least structure correlation for a copy resampled by a power of two (rows and "
-        "columns both halved, say): the geometry backs the pixels, no new acquisition "
-        "comes out at exactly half the size of another."
+        "columns both halved, say), or for a copy with its source's exposure record (table "
+        "height, position, counts or dose) stored otherwise, one of them lossily: the "
+        "geometry backs the pixels, no new acquisition comes out at exactly half the size "
+        "of another, and a new one has the patient placed again."
     )
     match_near_min_noise: float = setting(
         0.6, "Least estimated correlation of two images' noise (acquisition signatures: the "
