@@ -110,9 +110,8 @@ def _commit_all(archive: Archive, run_id: int, items: Iterator[_Item], settings:
 
 def _reported(items: Iterator[_Item], progress: Progress) -> Iterator[_Item]:
     """Pass ``items`` on, calling ``progress`` with the inputs and bytes read after each."""
-    done = read = 0
-    for item in items:
-        done += 1
+    read = 0
+    for done, item in enumerate(items, 1):
         if item is not None:
             read += item.location.size
         progress(done, read)

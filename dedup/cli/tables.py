@@ -25,7 +25,7 @@ def short_uid(uid: str | None, *, full: bool = False) -> str:
 
 
 def human_bytes(nbytes: int | float | None) -> str:
-    """Bytes in the largest unit that keeps a number of at least 1 (decimal units: 1 kB = 1000 B)."""
+    """Bytes in the largest unit that keeps the number at least 1 (1 kB = 1000 B)."""
     value = float(nbytes or 0)
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if abs(value) < 1000 or unit == "TB":
