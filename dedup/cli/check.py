@@ -113,7 +113,7 @@ def _print(result: object, *, full_uids: bool) -> None:
                 p.study_date.isoformat(), p.days_ago, _SIDE.get(p.laterality, "not recorded"),
                 p.answer, p.institution or "", short_uid(p.study_uid, full=full_uids),
                 f"{p.link_probability:.3f}", *viewer)))
-        table_console().print(table)
+        table_console(wide=full_uids).print(table)
         for n, link in enumerate(links, 1):
             if link:
                 typer.echo(f"  [{n}] {printable(link)}")

@@ -12,7 +12,7 @@ from rich.console import Console
 
 #: The width every table of the CLI fits in when it is not on a terminal (mail, logs).
 WIDTH = 100
-_KEY_CHARS = 12
+_KEY_CHARS = 10
 
 
 def short_uid(uid: str | None, *, full: bool = False) -> str:
@@ -40,6 +40,9 @@ def masked_name(name: str | None) -> str:
     return " ".join(f"{part[0].upper()}." for part in parts) or "-"
 
 
-def table_console() -> Console:
-    """A console for tables: the terminal's width, else :data:`WIDTH` columns."""
-    return Console(width=None if sys.stdout.isatty() else WIDTH)
+def table_console(*, wide: bool = False) -> Console:
+    """A console for tables: the terminal's width, else :data:`WIDTH` columns.
+
+    A ``wide`` table (whole UIDs) takes the width of ``COLUMNS`` or the terminal instead.
+    """
+    return Console(width=None if wide or sys.stdout.isatty() else WIDTH)
