@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 DEBS := dcmtk libgdcm-tools orthanc chromium nginx
 
-.PHONY: bench-check bench-match eval demo test setup system-deps lint bench fuzz clean
+.PHONY: bench-check bench-match eval demo test setup system-deps lint bench fuzz clean notebook
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,19 @@ system-deps:
 
 demo: $(STAMP)
 	$(BIN)/dedup demo --out $(DEMO_DIR)
+
+$(DEMO_DIR)/archive.duckdb:
+	$(MAKE) demo
+
+# The analyst notebook in JupyterLab, on the demo archive (made first if there is none) or on
+# DEDUP_ARCHIVE.
+NOTEBOOK_STAMP := $(VENV)/.notebook
+$(NOTEBOOK_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,eval,notebook]'
+	touch $(NOTEBOOK_STAMP)
+
+notebook: $(NOTEBOOK_STAMP) $(if $(DEDUP_ARCHIVE),,$(DEMO_DIR)/archive.duckdb)
+	$(BIN)/jupyter lab notebooks/analyst.ipynb
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check dedup tests benchmarks dashboards

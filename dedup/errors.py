@@ -14,7 +14,8 @@ class ExitCode(IntEnum):
     Each member's ``__doc__`` is its meaning; the error classes below, the nightly run and
     ``dedup nightly --help`` read them from here. Codes above 64 follow BSD ``sysexits.h``
     (70 EX_SOFTWARE, 74 EX_IOERR, 75 EX_TEMPFAIL), which cron and systemd users know.
-    ``dedup check`` gives 3 its own meaning ("priors found", see ``dedup.cli.check``).
+    Each number means one thing in every command (``dedup check`` has its own code for
+    "priors found", :attr:`PRIORS_FOUND`, and exits :attr:`ARCHIVE` like the others).
     """
 
     def __new__(cls, code: int, meaning: str = "", action: str = "") -> ExitCode:
@@ -37,10 +38,13 @@ class ExitCode(IntEnum):
     PARTIAL = 1  # the same code: what `dedup nightly` means by it (see ERROR)
     USAGE = 2, ("configuration error or bad argument: every problem is listed; nothing was "
                 "done"), "fix the file or the arguments"
-    ARCHIVE = 3, ("the archive cannot be opened (not a dedup archive, or written by a newer "
-                  "dedup)"), "check `archive`"
-    NOTHING_DONE = 4, ("nothing could be done: every source unreachable, or no input could "
-                       "be indexed"), "check the sources"
+    ARCHIVE = 3, ("the archive cannot be opened (missing, not a dedup archive, written by a "
+                  "newer dedup, or nothing published yet)"), (
+        "check `archive` (`dedup index` creates and publishes it)")
+    NOTHING_DONE = 4, ("nothing could be done: every source unreachable, no input found "
+                       "(an empty folder), or no input could be indexed"), "check the sources"
+    PRIORS_FOUND = 5, ("`dedup check` only, not an error: the patient has priors (`yes` or "
+                       "`possible`)"), "look at the priors before ordering"
     SOFTWARE = 70, ("internal error: a bug; the report says so and the traceback is on "
                     "stderr"), "report it"
     IO_ERROR = 74, ("disk full or I/O error while writing the archive or the spool; the "

@@ -45,7 +45,7 @@ from dedup.records import Instance, Location, Quarantined, RunSummary
 _TASK_FILES = 16  # locations per worker task
 _SKIP_CHUNK = 1000  # locations per skip lookup
 
-Progress = Callable[[int, int], None]  # (inputs done, bytes done)
+Progress = Callable[[int, int], None]  # (inputs done, bytes read)
 
 
 def index(paths: Iterable[str | Path], settings: Settings,
@@ -55,7 +55,7 @@ def index(paths: Iterable[str | Path], settings: Settings,
     Args:
         paths: folders, files, zip files or DICOMDIR media roots.
         settings: archive path, workers, batch size, signature parameters.
-        progress: called after each input with running totals.
+        progress: called after each input with the inputs and bytes read so far.
 
     Returns:
         The run summary (also stored in the ``runs`` table).
@@ -73,8 +73,9 @@ def index(paths: Iterable[str | Path], settings: Settings,
         check_signature_settings(archive, settings)
         totals = RunTotals()
         with recorded_run(archive, "index", totals) as run_id:
-            _commit_all(archive, run_id, _stream(paths, archive.cursor(), settings, context),
-                        settings, totals, progress, loader)
+            items = _stream(paths, archive.cursor(), settings, context)
+            _commit_all(archive, run_id, _reported(items, progress) if progress else items,
+                        settings, totals, loader)
             matched = match(archive, settings, run_id=run_id)
             totals.duplicates = {**matched.duplicates, "exact": matched.exact}
         fold_check_log(archive)  # checks and outcomes the service logged since the last run
@@ -89,7 +90,7 @@ def index(paths: Iterable[str | Path], settings: Settings,
 
 
 def _commit_all(archive: Archive, run_id: int, items: Iterator[_Item], settings: Settings,
-                totals: RunTotals, progress: Progress | None, loader: threading.Thread) -> None:
+                totals: RunTotals, loader: threading.Thread) -> None:
     """Commit batches in a writer thread while the next batch is read and fingerprinted.
 
     The first commit waits for the background imports, so no module is ever imported by
@@ -101,12 +102,20 @@ def _commit_all(archive: Archive, run_id: int, items: Iterator[_Item], settings:
             loader.join()
             if pending is not None:
                 totals.add(*pending.result())
-                if progress:
-                    progress(totals.inputs, totals.bytes)
             pending = writer.submit(_commit, archive, run_id, batch, settings, skipped)
         if pending is not None:
             totals.add(*pending.result())
     loader.join()
+
+
+def _reported(items: Iterator[_Item], progress: Progress) -> Iterator[_Item]:
+    """Pass ``items`` on, calling ``progress`` with the inputs and bytes read after each."""
+    read = 0
+    for done, item in enumerate(items, 1):
+        if item is not None:
+            read += item.location.size
+        progress(done, read)
+        yield item
 
 
 def _commit(archive: Archive, run_id: int, batch: list[Instance | Quarantined],

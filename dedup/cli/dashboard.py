@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from dedup.cli.options import PortOption, archive_option, config_option
+from dedup.cli.output import log
 from dedup.errors import UsageError
 
 _PR_SET_PDEATHSIG = 1
@@ -24,15 +25,16 @@ _PR_SET_PDEATHSIG = 1
 
 def dashboard(
     archive: Annotated[Path | None, archive_option(
-        "Archive whose published snapshot to show (default: the `archive` setting).",
-        short=False)] = None,
+        "Archive whose published snapshot to show (default: the `archive` setting).")] = None,
     port: PortOption = 8501,
-    address: Annotated[str, typer.Option(
+    host: Annotated[str, typer.Option(
         help="Address to listen on. Loopback by default: the dashboard has no sign-in of its "
              "own, so a proxy with authentication serves it (deploy/dedup-dashboard.nginx).")
     ] = "127.0.0.1",
+    address: Annotated[str | None, typer.Option(
+        "--address", hidden=True, help="Deprecated spelling of --host.")] = None,
     allow_remote: Annotated[bool, typer.Option(
-        "--allow-remote", help="Listen on a non-loopback --address (only behind a proxy with "
+        "--allow-remote", help="Listen on a non-loopback --host (only behind a proxy with "
         "authentication on another host).")] = False,
     config: Annotated[Path | None, config_option(
         "TOML configuration file (settings such as exam_costs, dashboard_drilldown).")] = None,
@@ -41,9 +43,13 @@ def dashboard(
 
     It reads only the snapshot each batch publishes, so it never waits on the nightly batch.
     """
-    if not allow_remote and not _is_loopback(address):
+    flag = "--host"
+    if address is not None:
+        log.warning("--address is deprecated; use --host")
+        host, flag = address, "--address"
+    if not allow_remote and not _is_loopback(host):
         raise UsageError(
-            f"--address {address} is not a loopback address and the dashboard has no sign-in "
+            f"{flag} {host} is not a loopback address and the dashboard has no sign-in "
             "of its own: keep it on 127.0.0.1 behind the authenticating proxy of "
             "deploy/dedup-dashboard.nginx (docs/dashboard.md), or add --allow-remote if a "
             "proxy on another host guards this address")
@@ -57,7 +63,7 @@ def dashboard(
     if config is not None:
         env["DEDUP_CONFIG"] = str(config.resolve())
     command = [sys.executable, "-m", "streamlit", "run", str(app),
-               "--server.port", str(port), "--server.address", address,
+               "--server.port", str(port), "--server.address", host,
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
     die_with_me = functools.partial(_die_with, os.getpid())

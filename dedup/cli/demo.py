@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +14,11 @@ from dedup.cli.index import print_summary
 from dedup.cli.options import CtSlicesOption, PatientsOption, SummaryFormatOption, WorkersOption
 from dedup.cli.output import SummaryFormat, emit_json, progress_reporter
 from dedup.config import Settings
+
+#: A pre-order check that finds a prior in the demo (a CT HEAD 23 days before the demo was
+#: made, of a patient archived as ``Weiß^Marta^Anne``); the README shows it, a test runs it.
+EXAMPLE_CHECK = ("--name", "WEISS^MARTA", "--birth-date", "1996-12-13", "--sex", "F",
+                 "--procedure", "CT HEAD")
 
 
 def synth(
@@ -39,13 +46,18 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo corpus and archive.")] = Path(
         "demo"),
     workers: WorkersOption = 0,
+    ct_slices: CtSlicesOption = 20,
     fmt: SummaryFormatOption = SummaryFormat.TABLE,
 ) -> None:
-    """Generate a sample archive and tonight's batch, index both, print the summaries."""
+    """Generate a sample archive and tonight's batch, index both, print the summaries.
+
+    Study dates end today, so a pre-order check finds priors in today's look-back windows.
+    """
     from dedup.synth import make_corpus, write_labels
     from dedup.synth.checks import add_demo_checks
 
-    corpus = make_corpus(out / "corpus", patients=6, seed=0, ct_slices=20)
+    corpus = make_corpus(out / "corpus", patients=6, seed=0, ct_slices=ct_slices,
+                         today=date.today())
     write_labels(corpus, out / "corpus" / "labels.json")
     archive = out / "archive.duckdb"
     archive.unlink(missing_ok=True)
@@ -62,7 +74,9 @@ def demo(
     for name, summary in results.items():
         typer.echo(f"\n== {name}: {parts[name]}")
         print_summary(summary, str(archive))
+    where = shlex.quote(str(archive))
     typer.echo(f"\narchive: {archive}  (open it with duckdb, or run `dedup --help`)\n"
-               f"next:    dedup duplicates --archive {archive}\n"
-               f"         dedup dashboard --archive {archive}")
+               f"next:    dedup duplicates --archive {where}\n"
+               f"         dedup check --archive {where} {shlex.join(EXAMPLE_CHECK)}\n"
+               f"         dedup dashboard --archive {where}")
 

@@ -12,12 +12,20 @@ from dedup.batch.pipeline import index as run_index
 from dedup.cli.options import ArchiveOption, SummaryFormatOption, WorkersOption
 from dedup.cli.output import SummaryFormat, emit_json, log, progress_reporter
 from dedup.config import Settings
-from dedup.errors import DedupError, ExitCode, disk_full_is_storage_error
+from dedup.errors import (
+    DedupError,
+    ExitCode,
+    NothingDone,
+    UsageError,
+    disk_full_is_storage_error,
+)
+from dedup.ingest.sources import walk
 from dedup.records import RunSummary
 
 
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Folders, files, zips or DICOMDIR media.")],
+    paths: Annotated[list[Path], typer.Argument(
+        metavar="PATH", help="Folders, files, zips or DICOMDIR media.")],
     archive: ArchiveOption = Path("archive.duckdb"),
     workers: WorkersOption = 0,
     fmt: SummaryFormatOption = SummaryFormat.TABLE,
@@ -25,6 +33,7 @@ def index(
     """Index DICOM studies: fingerprint new files and commit them to the archive."""
     try:
         settings = Settings(archive=str(archive), workers=workers).with_env()
+        _require_inputs(paths)
         with progress_reporter("indexing") as progress, \
                 disk_full_is_storage_error(settings.archive):
             summary = run_index(paths, settings, progress)
@@ -41,6 +50,23 @@ def index(
         emit_json(summary.as_dict())
     else:
         print_summary(summary, settings.archive)
+
+
+def _require_inputs(paths: list[Path]) -> None:
+    """Refuse paths that do not exist, and inputs that hold no file, before anything is done.
+
+    Raises:
+        UsageError: a path does not exist (each one is named).
+        NothingDone: the paths hold no file at all (an empty folder).
+
+    """
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise UsageError(f"no such input: {', '.join(map(repr, missing))}; check the path "
+                         "(nothing was indexed)")
+    if next(walk(paths), None) is None:
+        shown = ", ".join(repr(str(path)) for path in paths)
+        raise NothingDone(f"no files in {shown}: nothing to index", {"files": 0})
 
 
 def print_summary(summary: RunSummary, archive: str) -> None:

@@ -19,6 +19,7 @@ from dedup.cli import (
     quarantine,
     serve,
 )
+from dedup.cli.command import Command, Group
 from dedup.cli.output import setup_logging
 from dedup.errors import DedupError, ExitCode
 from dedup.printable import printable
@@ -29,18 +30,19 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Group,
 )
-app.command()(index.index)
-app.command()(quarantine.quarantine)
-app.command()(nightly.nightly)
-app.command()(match.match)
-app.command()(match.duplicates)
-app.command(name="eval")(evaluate.evaluate)
-app.command()(demo.synth)
-app.command()(demo.demo)
-app.command()(dashboard.dashboard)
-app.command()(check.check)
-app.command()(serve.serve)
+app.command(cls=Command)(index.index)
+app.command(cls=Command)(quarantine.quarantine)
+app.command(cls=Command)(nightly.nightly)
+app.command(cls=Command)(match.match)
+app.command(cls=Command)(match.duplicates)
+app.command(name="eval", cls=Command)(evaluate.evaluate)
+app.command(cls=Command)(demo.synth)
+app.command(cls=Command)(demo.demo)
+app.command(cls=Command)(dashboard.dashboard)
+app.command(cls=Command)(check.check)
+app.command(cls=Command)(serve.serve)
 
 
 def _version(value: bool) -> None:

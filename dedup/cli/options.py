@@ -10,16 +10,14 @@ import typer
 from dedup.cli.output import Format, SummaryFormat
 
 
-def archive_option(help: str = "DuckDB archive file.", *, short: bool = True) -> Any:
-    """``--archive`` (``-a``; environment ``DEDUP_ARCHIVE``) with a command's own help."""
-    flags = ("--archive", "-a") if short else ("--archive",)
-    return typer.Option(*flags, help=help, envvar="DEDUP_ARCHIVE")
+def archive_option(help: str = "DuckDB archive file.") -> Any:
+    """``-a/--archive`` (environment ``DEDUP_ARCHIVE``) with a command's own help."""
+    return typer.Option("--archive", "-a", help=help, envvar="DEDUP_ARCHIVE")
 
 
-def config_option(help: str, *, short: bool = True) -> Any:
-    """``--config`` (``-c``; environment ``DEDUP_CONFIG``) with a command's own help."""
-    flags = ("--config", "-c") if short else ("--config",)
-    return typer.Option(*flags, help=help, envvar="DEDUP_CONFIG")
+def config_option(help: str) -> Any:
+    """``-c/--config`` (environment ``DEDUP_CONFIG``) with a command's own help."""
+    return typer.Option("--config", "-c", help=help, envvar="DEDUP_CONFIG")
 
 
 ArchiveOption = Annotated[Path, archive_option()]

@@ -88,9 +88,17 @@ def cell(value: object) -> Text:
     return Text("" if value is None else printable(value))
 
 
+#: Seconds between two progress lines when stderr is no terminal (cron mail, journald).
+PROGRESS_LINE_SECONDS = 60.0
+
+
 @contextmanager
-def progress_reporter(label: str) -> Iterator[Any]:
-    """Yield a ``(done, bytes)`` callback: a progress bar on a terminal, else log lines."""
+def progress_reporter(label: str, *, every: float = PROGRESS_LINE_SECONDS) -> Iterator[Any]:
+    """Yield a ``(inputs, bytes read)`` callback, called after every input.
+
+    On a terminal it moves a progress bar; otherwise it writes a plain line to stderr at most
+    once per ``every`` seconds (and none for a run shorter than that).
+    """
     if sys.stderr.isatty():
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       TextColumn("{task.completed} files {task.fields[mb]:.0f} MB"),
@@ -103,8 +111,8 @@ def progress_reporter(label: str) -> Iterator[Any]:
 
     def report(done: int, nbytes: int) -> None:
         now = time.monotonic()
-        if now - last[0] >= 10:
+        if now - last[0] >= every:
             last[0] = now
-            log.info("%s: %d inputs, %.0f MB of new instances", label, done, nbytes / 1e6)
+            log.info("%s: %d inputs, %.0f MB read", label, done, nbytes / 1e6)
 
     yield report

@@ -22,7 +22,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: PortOption = 8080,
     config: Annotated[Path | None, config_option(
-        "TOML configuration (settings and the [service] tokens).", short=False)] = None,
+        "TOML configuration (settings and the [service] tokens).")] = None,
     tokens_file: Annotated[Path | None, typer.Option(
         help="File with one API token per line ('name:token' names the caller; mode 600).",
         envvar="DEDUP_TOKENS_FILE")] = None,

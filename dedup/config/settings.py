@@ -1,6 +1,6 @@
 """Settings, each declared once with its default and help text.
 
-The CLI options, the README's settings table and ``tests/test_docs.py`` all read
+The CLI options, the settings table of docs/configuration.md and ``tests/test_docs.py`` read
 :data:`SETTINGS`, so a setting cannot be documented in one place and differ in another.
 """
 
@@ -235,7 +235,7 @@ def _service_problems(settings: Settings) -> list[str]:
 
 
 def settings_table() -> str:
-    """The README's settings table, generated from :data:`SETTINGS` (tested against it)."""
+    """The settings table of docs/configuration.md, from :data:`SETTINGS` (tested against it)."""
     rows = ["| setting | environment | default | meaning |", "| --- | --- | --- | --- |"]
     rows += [f"| `{name}` | `{env_name(name)}` | `{default}` | {help_text} |"
              for name, default, help_text in SETTINGS]

@@ -79,8 +79,8 @@ def _derive(row: dict[str, Any], institutions: list[str]
     if row["source"] == "repeat":
         kind, order_date, n_priors, outcome = "repeat", study_date, 1, "ordered-anyway"
         institution = row["institution"]
-    elif digest % 2:
-        kind, n_priors, outcome = "avoided", 1, "withdrawn"
+    elif digest % 2 and study_date + timedelta(days=14 + digest % 60) <= date.today():
+        kind, n_priors, outcome = "avoided", 1, "withdrawn"  # never an order in the future
         order_date = study_date + timedelta(days=14 + digest % 60)
         institution = _other(institutions, row["institution"], digest)
     else:

@@ -30,6 +30,10 @@ from dedup.synth.seeds import _hex8, _subseed, _uid
 ALL_KINDS: tuple[str, ...] = ("exact", "same-content", "partial", "near", "repeat")
 """Duplicate kinds :func:`make_corpus` can inject (negatives are controlled separately)."""
 LABEL_KINDS: tuple[str, ...] = (*ALL_KINDS, "negative")
+#: The last day a corpus made with ``today`` can hold before it is moved to end there: the
+#: latest repeat (archive days end 2023-11-29, repeats come up to 60 days later) and the
+#: latest unrelated new patient.
+_LAST_DAY = date(2024, 1, 31)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +73,10 @@ class _Study:
 class _Run:
     """Mutable state of one make_corpus run."""
 
-    def __init__(self, out: Path, seed: int, slices: int) -> None:
+    def __init__(self, out: Path, seed: int, slices: int, today: date | None = None) -> None:
         self.archive, self.incoming = out / "archive", out / "incoming"
+        self.relative = today is not None  # dates end at ``today`` (see make_corpus)
+        self.shift = today - _LAST_DAY if today is not None else timedelta(0)
         self.seed, self.slices, self.count = seed, slices, 0
         self.studies: list[_Study] = []
         self.turn: dict[str, int] = {}
@@ -86,7 +92,8 @@ class _Run:
         family = _PROCS[name].family
         syntax = _site(site).syntax if root == self.archive else ExplicitVRLittleEndian
         slices = self.slices if family == "CT" else min(self.slices, 32)
-        uid = write_study(root, modality=real, patient=patient, seed=seed, study_date=day,
+        uid = write_study(root, modality=real, patient=patient, seed=seed,
+                          study_date=day + self.shift,
                           institution=site, slices=slices, transfer_syntax=syntax,
                           procedure=name)  # fmt: skip
         path = root / _hex8("study", uid)
@@ -234,7 +241,8 @@ def _inject_negatives(run: _Run, stranger: _Person) -> list[Label]:
     alt = next(p for p in PROCEDURES if _PROCS[p].family == "MR" and p != mr.procedure)
     s2 = run.write(run.incoming, mr.person, mr.patient, "MR", mr.day + timedelta(days=10),
                    mr.institution, alt)  # fmt: skip
-    later = xr.day + timedelta(days=run.days(730, 760))
+    apart = timedelta(days=run.days(730, 760))  # before, when the corpus ends today
+    later = xr.day - apart if run.relative else xr.day + apart
     s3 = run.write(run.incoming, xr.person, xr.patient, xr.modality, later, xr.institution)
     born = us.patient.birth_date - timedelta(days=run.days(3 * 365, 20 * 365))
     mrn = _site(us.institution).mrn.format(run.days(900_000, 999_999))
@@ -243,7 +251,8 @@ def _inject_negatives(run: _Run, stranger: _Person) -> list[Label]:
     return [
         Label(s1.uid, "negative", None, "other patient, same procedure, same day"),
         Label(s2.uid, "negative", None, "same patient, different procedure"),
-        Label(s3.uid, "negative", None, "same patient and procedure, 2 years later"),
+        Label(s3.uid, "negative", None, "same patient and procedure, 2 years "
+              + ("earlier" if run.relative else "later")),
         Label(s4.uid, "negative", None, "namesake: same name, other birth date, same procedure"),
     ]
 
@@ -251,7 +260,8 @@ def _inject_negatives(run: _Run, stranger: _Person) -> list[Label]:
 def _inject_fresh(run: _Run, strangers: list[_Person]) -> list[Label]:
     labels = []
     for person, modality in zip(strangers, ("CT", "MR"), strict=True):
-        day = date(2025, 3, 1) + timedelta(days=run.days(0, 60))
+        first = date(2023, 12, 1) if run.relative else date(2025, 3, 1)
+        day = first + timedelta(days=run.days(0, 60))
         new = run.write(run.incoming, person, person.home, modality, day, person.home_site)
         labels.append(Label(new.uid, "negative", None, "unrelated new patient"))
     return labels
@@ -270,6 +280,7 @@ def make_corpus(
     ct_slices: int = 20,
     kinds: Iterable[str] = ALL_KINDS,
     negatives: bool = True,
+    today: date | None = None,
 ) -> Corpus:
     """Write an archive and an incoming batch with injected duplicates and ground truth.
 
@@ -286,6 +297,10 @@ def make_corpus(
         kinds: Duplicate kinds to inject, a subset of :data:`ALL_KINDS`; ``"negative"`` is
             accepted and means ``negatives=True``.
         negatives: Whether to add look-alike negatives.
+        today: Move every study date so the corpus ends on this day (the demo's, so its
+            pre-order checks find priors in today's look-back windows): the latest studies
+            fall in the last weeks, none after ``today`` (the "2 years apart" negative comes
+            before its study instead of after). ``None``: the fixed dates of 2023-2025.
 
     Returns:
         The corpus, with one label per incoming study.
@@ -298,7 +313,7 @@ def make_corpus(
     if unknown := wanted - set(LABEL_KINDS):
         raise ValueError(f"unknown kinds: {sorted(unknown)}")
     people = _people(seed, max(patients, 1) + 3)
-    run = _Run(Path(out), seed, max(ct_slices, 1))
+    run = _Run(Path(out), seed, max(ct_slices, 1), today)
     run.incoming.mkdir(parents=True, exist_ok=True)
     _write_archive(run, people[: max(patients, 1)])
     injectors = {"exact": _inject_exact, "same-content": _inject_same_content,

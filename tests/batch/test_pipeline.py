@@ -36,3 +36,15 @@ def test_serial_and_parallel_runs_store_the_same(tmp_path: Path, settings: Setti
     assert {k: v for k, v in serial.as_dict().items() if k != "seconds"} == \
         {k: v for k, v in parallel.as_dict().items() if k != "seconds"}
     assert stored(Path(settings.archive)) == stored(Path(parallel_settings.archive))
+
+
+def test_progress_is_reported_after_every_input(tmp_path: Path, settings: Settings) -> None:
+    files = synthetic_study(tmp_path / "in", seed=3, slices=3)
+    calls: list[tuple[int, int]] = []
+    summary = index([tmp_path / "in"], settings, lambda done, nbytes: calls.append((done, nbytes)))
+    assert [done for done, _ in calls] == list(range(1, len(files) + 1)) == \
+        list(range(1, summary.files + 1))  # one call per file, not per 2,000-file batch
+    assert calls[-1][1] == sum(f.stat().st_size for f in files)
+    again: list[tuple[int, int]] = []
+    index([tmp_path / "in"], settings, lambda done, nbytes: again.append((done, nbytes)))
+    assert again[-1] == (len(files), 0)  # skipped as unchanged: counted, nothing read

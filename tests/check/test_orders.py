@@ -75,8 +75,8 @@ def _by(what: str) -> Order:
 
 
 @pytest.mark.parametrize(("what", "code"), [
-    ("XR hand left", 3), ("XR hands bilateral", 3), ("XR shoulder right", 0),
-    ("fluoroscopy fistulogram", 0), ("MR of a body part", 3)])
+    ("XR hand left", 5), ("XR hands bilateral", 5), ("XR shoulder right", 0),
+    ("fluoroscopy fistulogram", 0), ("MR of a body part", 5)])
 def test_the_cli_answers_the_same_and_never_exits_2_for_a_valid_order(
         what: str, code: int, built: tuple[Path, dict[str, str]]) -> None:
     order = _by(what)

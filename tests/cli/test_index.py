@@ -76,3 +76,22 @@ def test_a_full_disk_exits_74_with_the_summary_and_the_next_run_resumes(
     assert archive_rows(tmp_path) == archive_rows(reference)
     print(f"\nfile size limit {limit_kb} KiB: {at_failure - before} of 36 new instances were "
           "committed before the disk was full; the next run added the rest")
+
+
+def test_a_missing_input_is_an_error_that_names_it(tmp_path: Path) -> None:
+    from tests.conftest import dedup_cli
+
+    (tmp_path / "real").mkdir()
+    typo = tmp_path / "incomnig"
+    proc = dedup_cli("index", str(tmp_path / "real"), str(typo), "-a",
+                     str(tmp_path / ARCHIVE), check=False)
+    assert proc.returncode == 2 and f"no such input: {str(typo)!r}" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["real"]  # no archive, no row
+
+
+def test_an_empty_input_says_so(tmp_path: Path) -> None:
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    code, report, stderr = index(tmp_path, tmp_path / "empty")
+    assert code == 4 and report["status"] == "nothing-done" and report["files"] == 0
+    assert f"no files in {str(tmp_path / 'empty')!r}: nothing to index" in stderr
+    assert not (tmp_path / ARCHIVE).exists()
