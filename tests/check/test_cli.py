@@ -44,3 +44,19 @@ def test_an_archive_never_published_exits_as_in_every_command(tmp_path: Path) ->
                      "--birth-date", "1970-01-01", "--sex", "F", "--procedure", "CT HEAD",
                      check=False)
     assert proc.returncode == ExitCode.ARCHIVE and "dedup index" in proc.stderr
+
+
+def test_the_check_table_links_each_prior_to_the_viewer_within_100_columns(
+        archive: Path) -> None:
+    from tests.conftest import dedup_cli
+
+    viewer = "https://pacs.example.org/ohif/viewer?StudyInstanceUIDs={study_uid}"
+    table = dedup_cli("check", "--archive", str(archive), "--name", "MUELLER^HANS",
+                      "--birth-date", BORN.isoformat(), "--sex", "M", "--date",
+                      ORDER_DATE.isoformat(), "--procedure", "CT HEAD", check=False,
+                      env={"DEDUP_VIEWER_URL": viewer})
+    assert table.returncode == ExitCode.PRIORS_FOUND, table.stderr
+    lines = table.stdout.splitlines()
+    assert "viewer" in table.stdout and max(map(len, lines)) <= 100, table.stdout
+    for n, uid in enumerate(PRIORS_OF_HANS, 1):
+        assert f"  [{n}] {viewer.format(study_uid=uid)}" in lines, table.stdout
