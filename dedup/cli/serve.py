@@ -45,15 +45,18 @@ def serve(
     from dedup.check.log import CheckLog
     from dedup.config.file import load_config
     from dedup.config.tokens import tokens_from
+    from dedup.service.cds_jwt import cds_auth_of
     from dedup.service.http import create_app
     from dedup.service.limits import MAX_HEADER_BYTES, bounded_protocol
 
     configured: tuple[str, ...] = ()
     recorders = ""
+    cds_auth = None
     if config is not None:
         loaded = load_config(config)
         settings, configured = loaded.settings, loaded.tokens
         recorders = loaded.service.outcome_recorders
+        cds_auth = cds_auth_of(loaded.service)
     else:
         settings = Settings().with_env()
     path = str(archive) if archive is not None else settings.archive
@@ -62,7 +65,7 @@ def serve(
                          set(tokens.values()))
     checker = Checker(path, settings, CheckLog(path, background=True))
     app = create_app(checker, tokens, max_body=settings.check_max_body_bytes,
-                     viewer_url=viewer_url, outcome_recorders=allowed)
+                     viewer_url=viewer_url, outcome_recorders=allowed, cds_auth=cds_auth)
     sys.setswitchinterval(0.001)  # the index rebuild thread yields the GIL to requests sooner
     log.info("serving checks of %s on http://%s:%d (%d token(s))", Path(path).name, host,
              port, len(tokens))

@@ -21,6 +21,11 @@ Layout (``deploy/dedup.toml`` is a complete example)::
     [service]
     tokens_env = "DEDUP_SERVICE_TOKENS"
     outcome_recorders = "ehr"                  # may record outcomes of anyone's checks
+    public_url = "https://dedup.example.org"   # the audience of CDS Hooks JWTs
+
+    [[service.cds_clients]]                    # an EHR that signs its CDS Hooks calls
+    issuer = "https://ehr.example.org"
+    jwks_url = "https://ehr.example.org/.well-known/jwks.json"
 
 Every key is declared once, with its default and help, in :class:`~dedup.config.Settings` or in
 the section dataclasses below. Precedence, lowest first: defaults, the file, the environment
@@ -43,6 +48,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dedup.config.clients import CdsClient, client_problems, raw_clients
 from dedup.config.env import ENV_PREFIX, env_name, env_overrides, from_text
 from dedup.config.settings import Settings, declared, setting
 from dedup.config.tokens import accepted_tokens, read_tokens_file, split_tokens
@@ -106,6 +112,22 @@ class ServiceSection:
     outcome_recorders: str = setting(
         "", "Names of API tokens (comma-separated) that may record outcomes of checks other "
         "callers asked; empty: each caller records outcomes of its own checks only.")
+    public_url: str = setting(
+        "", "The service's URL as EHRs call it (e.g. https://dedup.example.org): the audience "
+        "of CDS Hooks JWTs is its /cds-services.")
+    cds_clients: tuple[CdsClient, ...] = setting(
+        (), "EHRs allowed to call CDS Hooks, one [[service.cds_clients]] table each (issuer, "
+        "jwks_url, audience); when any is set, CDS Hooks calls need their signed JWT.")
+    cds_leeway_seconds: float = setting(
+        60.0, "Clock skew allowed between an EHR and this server when checking a JWT's exp "
+        "and iat (seconds, at most 300).")
+    cds_jwks_ttl_seconds: float = setting(
+        3600.0, "How long a client's fetched JWKS is used before it is fetched again "
+        "(seconds).")
+    cds_jwks_refetch_seconds: float = setting(
+        30.0, "Least time between two fetches of one client's JWKS for a JWT signed with an "
+        "unknown key id (seconds): a key rotation is picked up, a flood of made-up key ids "
+        "is not passed on to the EHR.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +175,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     base = path.resolve().parent
     settings = _settings(doc, base, env, problems)
     sources = _sources(doc.get("sources", []), base, env, problems)
-    service = _section(ServiceSection, doc.get("service", {}), "[service]", problems)
+    service = _service(doc.get("service", {}), problems)
     tokens = _tokens(service, base, env, problems)
     if problems:
         count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
@@ -168,7 +190,8 @@ def describe() -> dict[str, list[tuple[str, Any, str]]]:
     return {"top level": list(declared(Settings)),
             "[[sources]] folder/zip/dicomdir": list(declared(PathSource)),
             "[[sources]] orthanc": list(declared(OrthancSource)),
-            "[service]": list(declared(ServiceSection))}
+            "[service]": list(declared(ServiceSection)),
+            "[[service.cds_clients]]": list(declared(CdsClient))}
 
 
 def _settings(doc: dict[str, Any], base: Path, env: Mapping[str, str],
@@ -311,6 +334,24 @@ def _unknown(key: str, known: list[str], what: str) -> str:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
     return f"unknown {what} {key!r}{hint}"
+
+
+def _service(raw: Any, problems: list[str]) -> ServiceSection:
+    """``[service]`` with its ``[[service.cds_clients]]`` tables, checked together."""
+    tables, problem = raw_clients(raw.pop("cds_clients", None) if isinstance(raw, dict)
+                                  else None)
+    problems += [problem] if problem else []
+    service = _section(ServiceSection, raw, "[service]", problems)
+    clients = tuple(_section(CdsClient, t, f"[[service.cds_clients]][{n}]", problems)
+                    for n, t in enumerate(tables))
+    problems += client_problems(clients, service.public_url, "[[service.cds_clients]]")
+    if not 0 <= service.cds_leeway_seconds <= 300:
+        problems.append(f"[service]: cds_leeway_seconds={service.cds_leeway_seconds} must be "
+                        "in [0, 300]")
+    for name in ("cds_jwks_ttl_seconds", "cds_jwks_refetch_seconds"):
+        if getattr(service, name) <= 0:
+            problems.append(f"[service]: {name}={getattr(service, name)} must be > 0")
+    return replace(service, cds_clients=clients)
 
 
 def _tokens(service: ServiceSection, base: Path, env: Mapping[str, str],
