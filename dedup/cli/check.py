@@ -8,6 +8,7 @@ those of :class:`dedup.errors.ExitCode`, except that an archive that cannot be r
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from dedup.archive.publish import published_path
-from dedup.cli.options import SummaryFormatOption, archive_option
+from dedup.cli.options import SummaryFormatOption, archive_option, config_option
 from dedup.cli.output import SummaryFormat, cell, emit_json
-from dedup.config import Settings
+from dedup.config import Settings, load_config
 from dedup.errors import ArchiveError, ExitCode
 from dedup.printable import printable
 
@@ -46,16 +47,23 @@ def check(
     within_days: Annotated[int | None, typer.Option(help="Look-back window in days "
                                                          "(default: the family's).")] = None,
     institution: Annotated[str, typer.Option(help="The ordering institution.")] = "",
-    archive: Annotated[Path, archive_option(
-        "DuckDB archive file (its published snapshot is read).")] = Path("archive.duckdb"),
+    archive: Annotated[Path | None, archive_option(
+        "DuckDB archive file (its published snapshot is read) "
+        "[default: the config's, else archive.duckdb]")] = None,
     fmt: SummaryFormatOption = SummaryFormat.TABLE,
+    config: Annotated[Path | None, config_option(
+        "TOML configuration (its settings: state_dir, the procedure tables ...).",
+        short=False)] = None,
 ) -> None:
     """Look for priors of the same procedure family before ordering (exit 3 if any)."""
     from dedup.check import Channel, Checker, parse_question
     from dedup.check.log import CheckLog
     from dedup.match.procedures import load_mapping
 
-    settings = Settings(archive=str(archive)).with_env()
+    settings = Settings().with_env() if config is None else load_config(config).settings
+    if archive is not None:
+        settings = replace(settings, archive=str(archive))
+    archive = Path(settings.archive)
     mapping = load_mapping(settings.procedure_families, settings.lookback_windows)
     question = parse_question(
         mapping, name=name, birth_date=birth_date, sex=sex, patient_id=patient_id,
@@ -66,7 +74,8 @@ def check(
         if not published_path(archive).exists():
             raise ArchiveError(f"no published archive next to {str(archive)!r} yet; run "
                                "`dedup index` (it publishes when it finishes)")
-        checker = Checker(archive, settings, CheckLog(archive), one_off=True)
+        checker = Checker(archive, settings, CheckLog(archive, state_dir=settings.state_dir),
+                          one_off=True)
         result = checker.check(question, channel=Channel.CLI)
     except ArchiveError as exc:  # not ExitCode.ARCHIVE: that number means "priors found"
         print(f"dedup: error: {printable(exc, lines=True)}", file=sys.stderr)

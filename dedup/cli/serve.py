@@ -63,7 +63,7 @@ def serve(
     tokens = tokens_from(os.environ, tokens_file, configured)
     allowed = _recorders(recorders if outcome_recorders is None else outcome_recorders,
                          set(tokens.values()))
-    checker = Checker(path, settings, CheckLog(path, background=True))
+    checker = Checker(path, settings, CheckLog(path, state_dir=settings.state_dir, background=True))
     app = create_app(checker, tokens, max_body=settings.check_max_body_bytes,
                      viewer_url=viewer_url, outcome_recorders=allowed, cds_auth=cds_auth)
     sys.setswitchinterval(0.001)  # the index rebuild thread yields the GIL to requests sooner

@@ -56,9 +56,9 @@ from dedup.errors import UsageError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 PATH_TYPES = ("folder", "zip", "dicomdir")
-#: String settings that name files: relative values in the file are relative to its folder.
-#: Every ``str`` setting names a file (``tests/config/test_file.py``).
-PATH_SETTINGS = frozenset({"archive", "procedure_families", "lookback_windows",
+#: String settings that name files (or, ``state_dir``, a folder): relative values in the file
+#: are relative to its folder. Every ``str`` setting names one (``tests/config/test_file.py``).
+PATH_SETTINGS = frozenset({"archive", "state_dir", "procedure_families", "lookback_windows",
                            "exam_costs", "effective_doses", "storage_costs"})
 #: A path setting's value naming a table shipped in dedup/data (``shipped:exam_costs_de_goae.csv``)
 SHIPPED_TABLE = "shipped:"
@@ -227,6 +227,9 @@ def _check_paths(values: dict[str, Any], problems: list[str]) -> None:
         if name == "archive" and Path(value).is_dir():
             problems.append(f"archive={value!r} is a folder; name a file such as "
                             "archive.duckdb inside it")
+        elif name == "state_dir":
+            if Path(value).exists() and not Path(value).is_dir():
+                problems.append(f"state_dir={value!r} is not a folder")
         elif name != "archive" and not Path(value).is_file():
             problems.append(f"{name}={value!r} is not a file")
 
