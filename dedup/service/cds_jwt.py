@@ -128,7 +128,7 @@ class CdsAuth:
         if jwk.get("kty") != ALGORITHMS[seen.alg] or jwk.get("alg", seen.alg) != seen.alg:
             raise Refused("key-mismatch")
         try:
-            key = jwt.PyJWK(jwk, algorithm=seen.alg)
+            key = jwt.PyJWK(jwk, algorithm=seen.alg).key  # the public key object
             claims: dict[str, Any] = jwt.decode(
                 token, key, algorithms=[seen.alg], issuer=client.issuer,
                 audience=audiences(client, self.public_url, path), leeway=self.leeway,
