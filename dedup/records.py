@@ -83,6 +83,7 @@ class Instance:
     blank: bool = False  # constant pixels (min == max): ignored when comparing pixel sets
     detail: bytes | None = None  # acquisition signature (fingerprint.detail), None: no pixels
     look: int | None = None  # 64 bits of the coarse image, for candidate bands (ditto)
+    laterality: str = ""  # L, R, B, U from the tags (ingest.laterality), "": none given
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ group() { [ "$user" = yes ] && echo "-g dedup" || true; }
 
 # state and logs: the batch writes only these; config: readable by the group only
 install -d -m 750 $(owner) "$root/var/lib/dedup" "$root/var/log/dedup"
+install -d -m 700 $(owner) "$root/var/lib/dedup/state"  # check log + key (state_dir)
 install -d -m 750 $(group) "$root/etc/dedup"
 install -d -m 755 "$root/opt/dedup" "$root/opt/dedup/docs" "$root/etc/systemd/system" \
     "$root/etc/cron.d"

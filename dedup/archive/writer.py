@@ -128,6 +128,7 @@ _NEW_SCHEMA = {
     "body_part": pl.String, "series_number": pl.Int32, "series_description": pl.String,
     "instance_number": pl.Int32, "rows": pl.Int32, "columns": pl.Int32, "frames": pl.Int32,
     "pixel_hash": pl.Binary, "blank": pl.Boolean, "detail": pl.Binary, "look": pl.Int64,
+    "laterality": pl.String,
 }
 
 

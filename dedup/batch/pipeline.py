@@ -78,7 +78,8 @@ def index(paths: Iterable[str | Path], settings: Settings,
                         settings, totals, loader)
             matched = match(archive, settings, run_id=run_id)
             totals.duplicates = {**matched.duplicates, "exact": matched.exact}
-        fold_check_log(archive)  # checks and outcomes the service logged since the last run
+        # checks and outcomes the service logged since the last run
+        fold_check_log(archive, settings.state_dir)
         if settings.publish:
             publish(archive)
         summary = totals.summary(run_id, "ok", time.monotonic() - started)

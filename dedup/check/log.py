@@ -1,11 +1,12 @@
 """The check log: every pre-order check and every recorded outcome, owned by the service.
 
 The archive belongs to the nightly batch (one writer per DuckDB file), so online writes go to
-a store the service owns: an SQLite file in WAL mode next to the archive
-(``<archive>.checks.sqlite``), which several processes (the server, ``dedup check``) may
-write at once. The batch folds new rows into the archive's ``checks`` and ``outcomes`` tables
-with :func:`fold_check_log`, idempotently by primary key, before it publishes; the dashboard
-counts them there.
+a store the service owns: an SQLite file in WAL mode, ``<archive>.checks.sqlite`` in the
+service's state folder (setting ``state_dir``, made mode 700; empty: next to the archive),
+which several processes (the server, ``dedup check``) may write at once; every reader and
+writer finds it with :func:`log_path` from the same two settings. The batch folds new rows
+into the archive's ``checks`` and ``outcomes`` tables with :func:`fold_check_log`,
+idempotently by primary key, before it publishes; the dashboard counts them there.
 
 No name, ID or birth date is stored: the patient is a keyed pseudonym
 (:mod:`dedup.check.pseudonym`). The log's statements are named files under ``sql/`` (its
@@ -38,10 +39,11 @@ from dedup.check.outcome import (
     plan_outcomes,
     reason_of,
 )
-from dedup.check.pseudonym import key_path, load_key, pseudonym
+from dedup.check.pseudonym import in_state_dir, key_path, load_key, pseudonym
 from dedup.check.question import Channel, Outcome, Question
 from dedup.check.result import CheckResult
-from dedup.errors import StorageError
+from dedup.errors import StorageError, UsageError
+from dedup.private import private_folder
 
 __all__ = ["FOLD_OVERLAP", "CheckLog", "Decision", "Recorded", "UnknownCheck",
            "fold_check_log", "log_path"]
@@ -83,16 +85,40 @@ def _rows_since_sql(table: str) -> str:
             f"ORDER BY {clock}")
 
 
-def log_path(archive_path: str | Path) -> Path:
-    """The check log of an archive: ``<archive>.checks.sqlite`` next to it."""
-    return beside(archive_path, ".checks.sqlite")
+def log_path(archive_path: str | Path, state_dir: str | Path = "") -> Path:
+    """The check log of an archive: ``<archive>.checks.sqlite`` in ``state_dir``.
+
+    Args:
+        archive_path: the archive the log belongs to.
+        state_dir: the service's state folder (empty: the archive's own folder).
+
+    """
+    return beside(in_state_dir(archive_path, state_dir), ".checks.sqlite")
+
+
+def _left_behind(archive_path: str | Path, state_dir: str | Path) -> None:
+    """Refuse to start a new log in ``state_dir`` while the old one beside the archive waits.
+
+    Raises:
+        UsageError: a log next to the archive exists, and none in ``state_dir`` yet: its
+            rows would never be folded, its pseudonyms never match again.
+
+    """
+    old, new = log_path(archive_path), log_path(archive_path, state_dir)
+    if state_dir and old != new and old.exists() and not new.exists():
+        raise UsageError(
+            f"state_dir is {str(state_dir)!r} but the check log is still next to the "
+            f"archive; stop the service, then move it and its key: mv {old}* "
+            f"{key_path(archive_path)} {state_dir}/")
 
 
 class CheckLog:
     """The service-owned store of checks and outcomes (thread-safe, multi-process safe).
 
     Args:
-        archive_path: the archive the log sits next to.
+        archive_path: the archive the log belongs to.
+        state_dir: the folder the log and its key are in (setting ``state_dir``; empty:
+            next to the archive); made mode 700 if missing.
         background: write check rows from a thread, in batches, so a request never waits on
             the disk (the server's choice). A crash loses at most the rows of the last few
             milliseconds; a write failure makes every later check fail loudly. Outcomes are
@@ -100,12 +126,17 @@ class CheckLog:
 
     Raises:
         StorageError: the log cannot be opened or written.
+        UsageError: the log is still next to the archive although ``state_dir`` is set.
 
     """
 
-    def __init__(self, archive_path: str | Path, *, background: bool = False) -> None:
-        self.path = log_path(archive_path)
-        self._key = load_key(key_path(archive_path))
+    def __init__(self, archive_path: str | Path, *, state_dir: str | Path = "",
+                 background: bool = False) -> None:
+        _left_behind(archive_path, state_dir)
+        if state_dir:
+            private_folder(state_dir)
+        self.path = log_path(archive_path, state_dir)
+        self._key = load_key(key_path(archive_path, state_dir))
         self._lock = threading.Lock()
         self._failure = ""
         self._queue: queue.SimpleQueue[tuple[object, ...] | threading.Event | None] | None = (
@@ -289,7 +320,7 @@ def _utc_iso(moment: datetime) -> str:
     return _iso(moment)
 
 
-def fold_check_log(archive: Archive) -> tuple[int, int]:
+def fold_check_log(archive: Archive, state_dir: str | Path = "") -> tuple[int, int]:
     """Copy new check-log rows into the archive's ``checks`` and ``outcomes`` tables.
 
     Reads the log read-only (the service keeps writing meanwhile). Rows from one
@@ -298,12 +329,17 @@ def fold_check_log(archive: Archive) -> tuple[int, int]:
 
     Args:
         archive: the batch's writable archive (the caller holds the batch lock).
+        state_dir: the folder of the log (setting ``state_dir``; empty: next to the archive).
 
     Returns:
         Rows added to ``checks`` and ``outcomes``.
 
+    Raises:
+        UsageError: the log is still next to the archive although ``state_dir`` is set.
+
     """
-    path = log_path(archive.path)
+    _left_behind(archive.path, state_dir)
+    path = log_path(archive.path, state_dir)
     if not path.exists():
         return 0, 0
     before = archive.run("check_log_in_archive").row(0, named=True)

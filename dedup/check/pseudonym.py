@@ -2,7 +2,8 @@
 
 No name, ID or birth date is stored in the check log: the patient is a pseudonym, an
 HMAC-SHA256 of the normalised family name, given name, birth date and sex under a key kept in
-``<archive>.checks.key`` (created with mode 0600; a key readable by others is refused). The
+``<archive>.checks.key`` in the state folder (setting ``state_dir``; default: next to the
+archive; created with mode 0600; a key readable by others is refused). The
 same patient gets the same pseudonym across checks, which is what an audit needs, while the
 pseudonym cannot be reversed or recomputed without the key.
 """
@@ -19,12 +20,23 @@ from dedup.archive.db import beside
 from dedup.errors import UsageError
 from dedup.match.linkage import normalise_name
 
-__all__ = ["key_path", "load_key", "pseudonym"]
+__all__ = ["in_state_dir", "key_path", "load_key", "pseudonym"]
 
 
-def key_path(archive_path: str | Path) -> Path:
-    """The pseudonym key of an archive: ``<archive>.checks.key`` next to it."""
-    return beside(archive_path, ".checks.key")
+def key_path(archive_path: str | Path, state_dir: str | Path = "") -> Path:
+    """The pseudonym key of an archive: ``<archive>.checks.key`` in ``state_dir``.
+
+    Args:
+        archive_path: the archive whose checks the key pseudonymises.
+        state_dir: the service's state folder (empty: the archive's own folder).
+
+    """
+    return beside(in_state_dir(archive_path, state_dir), ".checks.key")
+
+
+def in_state_dir(archive_path: str | Path, state_dir: str | Path = "") -> Path:
+    """Where the archive's name lies in ``state_dir``: the stem of the state files' names."""
+    return Path(state_dir) / Path(archive_path).name if state_dir else Path(archive_path)
 
 
 def load_key(path: str | Path) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -17,10 +18,10 @@ import typer
 from rich.table import Table
 
 from dedup.archive.publish import published_path
-from dedup.cli.options import SummaryFormatOption, archive_option
+from dedup.cli.options import SummaryFormatOption, archive_option, config_option
 from dedup.cli.output import SummaryFormat, cell, emit_json
 from dedup.cli.tables import WIDTH, short_uid, table_console
-from dedup.config import Settings
+from dedup.config import Settings, load_config
 from dedup.errors import ArchiveError, ExitCode, UsageError
 from dedup.printable import printable
 
@@ -52,12 +53,16 @@ def check(
     within_days: Annotated[int | None, typer.Option(help="Look-back window in days "
                                                          "(default: the family's).")] = None,
     institution: Annotated[str, typer.Option(help="The ordering institution.")] = "",
-    archive: Annotated[Path, archive_option(
-        "DuckDB archive file (its published snapshot is read).")] = Path("archive.duckdb"),
+    archive: Annotated[Path | None, archive_option(
+        "DuckDB archive file (its published snapshot is read) "
+        "[default: the config's, else archive.duckdb]")] = None,
     full_uids: Annotated[bool, typer.Option(
         "--full-uids", help="Show whole Study Instance UIDs, not their last characters.")
     ] = False,
     fmt: SummaryFormatOption = SummaryFormat.TABLE,
+    config: Annotated[Path | None, config_option(
+        "TOML configuration (its settings: state_dir, the procedure tables, [service] "
+        "viewer_url ...).")] = None,
 ) -> None:
     """Look for priors of the same procedure family before ordering.
 
@@ -68,7 +73,11 @@ def check(
     from dedup.check.log import CheckLog
     from dedup.match.procedures import load_mapping
 
-    settings = Settings(archive=str(archive)).with_env()
+    loaded = None if config is None else load_config(config)
+    settings = Settings().with_env() if loaded is None else loaded.settings
+    if archive is not None:
+        settings = replace(settings, archive=str(archive))
+    archive = Path(settings.archive)
     mapping = load_mapping(settings.procedure_families, settings.lookback_windows)
     try:
         question = parse_question(
@@ -81,8 +90,9 @@ def check(
     if not published_path(archive).exists():
         raise ArchiveError(f"no published archive next to {str(archive)!r} yet; run "
                            "`dedup index` (it publishes when it finishes)")
-    checker = Checker(archive, settings, CheckLog(archive), one_off=True,
-                      viewer_url=os.environ.get("DEDUP_VIEWER_URL", ""))
+    checker = Checker(archive, settings, CheckLog(archive, state_dir=settings.state_dir),
+                      one_off=True, viewer_url=os.environ.get("DEDUP_VIEWER_URL") or (
+                          "" if loaded is None else loaded.service.viewer_url))
     result = checker.check(question, channel=Channel.CLI)
     if fmt is SummaryFormat.JSON:
         emit_json(result.as_dict())

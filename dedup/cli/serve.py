@@ -47,26 +47,30 @@ def serve(
     from dedup.config.file import load_config
     from dedup.config.tokens import tokens_from
     from dedup.config.viewer import checked_template
+    from dedup.service.cds_jwt import cds_auth_of
     from dedup.service.http import create_app
     from dedup.service.limits import MAX_HEADER_BYTES, bounded_protocol
 
     configured: tuple[str, ...] = ()
     recorders = ""
+    cds_auth = None
     if config is not None:
         loaded = load_config(config)
         settings, configured = loaded.settings, loaded.tokens
         recorders = loaded.service.outcome_recorders
         viewer_url = viewer_url or loaded.service.viewer_url
+        cds_auth = cds_auth_of(loaded.service)
     else:
         settings = Settings().with_env()
     path = str(archive) if archive is not None else settings.archive
     tokens = tokens_from(os.environ, tokens_file, configured)
     allowed = _recorders(recorders if outcome_recorders is None else outcome_recorders,
                          set(tokens.values()))
-    checker = Checker(path, settings, CheckLog(path, background=True),
+    checker = Checker(path, settings, CheckLog(path, state_dir=settings.state_dir,
+                                               background=True),
                       viewer_url=checked_template(viewer_url, "--viewer-url"))
     app = create_app(checker, tokens, max_body=settings.check_max_body_bytes,
-                     outcome_recorders=allowed)
+                     outcome_recorders=allowed, cds_auth=cds_auth)
     sys.setswitchinterval(0.001)  # the index rebuild thread yields the GIL to requests sooner
     log.info("serving checks of %s on http://%s:%d (%d token(s))", Path(path).name, host,
              port, len(tokens))

@@ -3,9 +3,11 @@
 - :mod:`.settings`: :class:`Settings`, every tunable declared once with its default and help;
 - :mod:`.file`: :func:`load_config` reads and validates the TOML file into a :class:`Config`;
 - :mod:`.env`: :func:`from_text`, the one strict text-to-type conversion of the environment;
-- :mod:`.tokens`: :func:`tokens_from`, the one loader of the check service's API tokens.
+- :mod:`.tokens`: :func:`tokens_from`, the one loader of the check service's API tokens;
+- :mod:`.clients`: :class:`CdsClient`, an EHR trusted to sign CDS Hooks calls.
 """
 
+from dedup.config.clients import CdsClient
 from dedup.config.env import ENV_PREFIX, env_overrides, from_text
 from dedup.config.file import (
     PATH_SETTINGS,
@@ -21,7 +23,7 @@ from dedup.config.settings import SETTINGS, Settings, settings_table
 from dedup.config.tokens import accepted_tokens, read_tokens_file, tokens_from
 
 __all__ = [
-    "ENV_PREFIX", "PATH_SETTINGS", "SETTINGS", "Config", "OrthancSource", "PathSource",
+    "ENV_PREFIX", "PATH_SETTINGS", "SETTINGS", "CdsClient", "Config", "OrthancSource", "PathSource",
     "ServiceSection", "Settings", "Source", "accepted_tokens", "describe", "env_overrides",
     "from_text", "load_config", "read_tokens_file", "settings_table", "tokens_from",
 ]

@@ -22,6 +22,11 @@ Layout (``deploy/dedup.toml`` is a complete example)::
     tokens_env = "DEDUP_SERVICE_TOKENS"
     outcome_recorders = "ehr"                  # may record outcomes of anyone's checks
     viewer_url = "https://pacs.example/ohif/viewer?StudyInstanceUIDs={study_uid}"
+    public_url = "https://dedup.example.org"   # the audience of CDS Hooks JWTs
+
+    [[service.cds_clients]]                    # an EHR that signs its CDS Hooks calls
+    issuer = "https://ehr.example.org"
+    jwks_url = "https://ehr.example.org/.well-known/jwks.json"
 
 Every key is declared once, with its default and help, in :class:`~dedup.config.Settings` or in
 the section dataclasses below. Precedence, lowest first: defaults, the file, the environment
@@ -44,6 +49,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dedup.config.clients import CdsClient, client_problems, raw_clients
 from dedup.config.env import ENV_PREFIX, env_name, env_overrides, from_text
 from dedup.config.settings import Settings, declared, setting
 from dedup.config.tokens import accepted_tokens, read_tokens_file, split_tokens
@@ -52,9 +58,9 @@ from dedup.errors import UsageError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 PATH_TYPES = ("folder", "zip", "dicomdir")
-#: String settings that name files: relative values in the file are relative to its folder.
-#: Every ``str`` setting names a file (``tests/config/test_file.py``).
-PATH_SETTINGS = frozenset({"archive", "procedure_families", "lookback_windows",
+#: String settings that name files (or, ``state_dir``, a folder): relative values in the file
+#: are relative to its folder. Every ``str`` setting names one (``tests/config/test_file.py``).
+PATH_SETTINGS = frozenset({"archive", "state_dir", "procedure_families", "lookback_windows",
                            "exam_costs", "effective_doses", "storage_costs"})
 #: A path setting's value naming a table shipped in dedup/data (``shipped:exam_costs_de_goae.csv``)
 SHIPPED_TABLE = "shipped:"
@@ -113,6 +119,22 @@ class ServiceSection:
         "https://pacs.example/ohif/viewer?StudyInstanceUIDs={study_uid}; shown in check "
         "results, CDS cards, FHIR ImagingStudy and the schedulers' page (docs/schedulers.md). "
         "Empty: no viewer link.")
+    public_url: str = setting(
+        "", "The service's URL as EHRs call it (e.g. https://dedup.example.org): the audience "
+        "of CDS Hooks JWTs is its /cds-services.")
+    cds_clients: tuple[CdsClient, ...] = setting(
+        (), "EHRs allowed to call CDS Hooks, one [[service.cds_clients]] table each (issuer, "
+        "jwks_url, audience); when any is set, CDS Hooks calls need their signed JWT.")
+    cds_leeway_seconds: float = setting(
+        60.0, "Clock skew allowed between an EHR and this server when checking a JWT's exp "
+        "and iat (seconds, at most 300).")
+    cds_jwks_ttl_seconds: float = setting(
+        3600.0, "How long a client's fetched JWKS is used before it is fetched again "
+        "(seconds).")
+    cds_jwks_refetch_seconds: float = setting(
+        30.0, "Least time between two fetches of one client's JWKS for a JWT signed with an "
+        "unknown key id (seconds): a key rotation is picked up, a flood of made-up key ids "
+        "is not passed on to the EHR.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +182,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     base = path.resolve().parent
     settings = _settings(doc, base, env, problems)
     sources = _sources(doc.get("sources", []), base, env, problems)
-    service = _section(ServiceSection, doc.get("service", {}), "[service]", problems)
+    service = _service(doc.get("service", {}), problems)
     problems += template_problems(service.viewer_url, "[service]: viewer_url")
     tokens = _tokens(service, base, env, problems)
     if problems:
@@ -176,7 +198,8 @@ def describe() -> dict[str, list[tuple[str, Any, str]]]:
     return {"top level": list(declared(Settings)),
             "[[sources]] folder/zip/dicomdir": list(declared(PathSource)),
             "[[sources]] orthanc": list(declared(OrthancSource)),
-            "[service]": list(declared(ServiceSection))}
+            "[service]": list(declared(ServiceSection)),
+            "[[service.cds_clients]]": list(declared(CdsClient))}
 
 
 def _settings(doc: dict[str, Any], base: Path, env: Mapping[str, str],
@@ -212,6 +235,9 @@ def _check_paths(values: dict[str, Any], problems: list[str]) -> None:
         if name == "archive" and Path(value).is_dir():
             problems.append(f"archive={value!r} is a folder; name a file such as "
                             "archive.duckdb inside it")
+        elif name == "state_dir":
+            if Path(value).exists() and not Path(value).is_dir():
+                problems.append(f"state_dir={value!r} is not a folder")
         elif name != "archive" and not Path(value).is_file():
             problems.append(f"{name}={value!r} is not a file")
 
@@ -319,6 +345,24 @@ def _unknown(key: str, known: list[str], what: str) -> str:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
     return f"unknown {what} {key!r}{hint}"
+
+
+def _service(raw: Any, problems: list[str]) -> ServiceSection:
+    """``[service]`` with its ``[[service.cds_clients]]`` tables, checked together."""
+    tables, problem = raw_clients(raw.pop("cds_clients", None) if isinstance(raw, dict)
+                                  else None)
+    problems += [problem] if problem else []
+    service = _section(ServiceSection, raw, "[service]", problems)
+    clients = tuple(_section(CdsClient, t, f"[[service.cds_clients]][{n}]", problems)
+                    for n, t in enumerate(tables))
+    problems += client_problems(clients, service.public_url, "[[service.cds_clients]]")
+    if not 0 <= service.cds_leeway_seconds <= 300:
+        problems.append(f"[service]: cds_leeway_seconds={service.cds_leeway_seconds} must be "
+                        "in [0, 300]")
+    for name in ("cds_jwks_ttl_seconds", "cds_jwks_refetch_seconds"):
+        if getattr(service, name) <= 0:
+            problems.append(f"[service]: {name}={getattr(service, name)} must be > 0")
+    return replace(service, cds_clients=clients)
 
 
 def _tokens(service: ServiceSection, base: Path, env: Mapping[str, str],

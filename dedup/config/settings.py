@@ -30,6 +30,11 @@ class Settings:
     """Every tunable of the batch. Override with ``DEDUP_<NAME>`` environment variables."""
 
     archive: str = setting("archive.duckdb", "DuckDB archive file.")
+    state_dir: str = setting(
+        "", "Folder of the check service's own state, made mode 700 if missing: the check "
+        "log (`<archive name>.checks.sqlite`) and its pseudonym key. The server, `dedup "
+        "check` and the nightly fold read it from here. Empty: next to the archive."
+    )
     workers: int = setting(0, "Worker processes for reading and fingerprinting (0 = all cores).")
     batch_files: int = setting(2000, "Files committed per archive transaction.")
     num_perm: int = setting(128, "MinHash permutations per study signature.")

@@ -27,6 +27,7 @@ from dedup.fingerprint.pixels import (
     pixel_hash,
 )
 from dedup.fingerprint.tokens import header_tokens
+from dedup.ingest.laterality import tag_laterality
 from dedup.ingest.parse import NATIVE_SYNTAXES, ParseError, encapsulated_frames
 from dedup.ingest.read import DicomFile, read_location
 from dedup.records import Instance, Location, Quarantined, QuarantineReason
@@ -247,6 +248,9 @@ def fingerprint(dicom: DicomFile) -> Instance:
         blank=blank,
         detail=detail,
         look=look,
+        laterality=tag_laterality(t("ImageLaterality"),
+                                  t("FrameAnatomySequence.FrameLaterality")
+                                  or t("FrameLaterality"), t("Laterality")),
     )
 
 

@@ -83,7 +83,10 @@ TEXT_TAGS: dict[int, str] = {
     0x00200013: "InstanceNumber",
     0x00200032: "ImagePositionPatient",
     0x00200037: "ImageOrientationPatient",
+    0x00200060: "Laterality",
+    0x00200062: "ImageLaterality",
     0x00201041: "SliceLocation",
+    0x00209072: "FrameLaterality",
     0x00280004: "PhotometricInterpretation",
     0x00280008: "NumberOfFrames",
     0x00280030: "PixelSpacing",
@@ -100,7 +103,12 @@ US_TAGS: dict[int, str] = {
     0x00280103: "PixelRepresentation",
 }
 #: Sequences whose first item's text tags are read (prefixed with the sequence keyword).
-SEQUENCE_TAGS: dict[int, str] = {0x00081032: "ProcedureCodeSequence"}
+#: The functional groups are read for their Frame Anatomy (the first frame's, or the shared
+#: one), whose Frame Laterality is kept as ``FrameAnatomySequence.FrameLaterality``.
+SEQUENCE_TAGS: dict[int, str] = {0x00081032: "ProcedureCodeSequence",
+                                 0x52009229: "SharedFunctionalGroupsSequence",
+                                 0x52009230: "PerFrameFunctionalGroupsSequence",
+                                 0x00209071: "FrameAnatomySequence"}
 #: Text tags whose raw bytes are kept, to be decoded with the Specific Character Set.
 DECODED_TEXT = frozenset({"PatientName", "InstitutionName", "StudyDescription",
                           "SeriesDescription"})
@@ -290,9 +298,9 @@ def _walk(buf: Buffer, pos: int, end: int, explicit: bool, header: Header,
                 return start
             if key == pixel_data:
                 return _pixel_data(header, start, length, size)
-            if length == _UNDEFINED:
-                pos = _skip_sequence(buf, start, explicit, header, order.sequences.get(key),
-                                     little=little)
+            if length == _UNDEFINED:  # nothing is read inside an item that is not kept
+                pos = _skip_sequence(buf, start, explicit, header, None if wanted is _NOT_KEPT
+                                     else order.sequences.get(key), little=little)
                 continue
             pos = start + length
             if pos > size:
@@ -364,6 +372,8 @@ def _skip_sequence(buf: Buffer, pos: int, explicit: bool, header: Header,
                     little=little)
         if length != _UNDEFINED:
             pos = item_end
+        if end is not None and wanted:
+            return end  # a sequence of known length: its first item was all that was wanted
         first = False
     if end is None:
         raise ParseError("truncated", "file ends inside an undefined-length sequence")

@@ -237,6 +237,10 @@ def _dataset_values(ds: Dataset) -> dict[str, str | int]:
             for sub in ("CodeValue", "CodingSchemeDesignator"):
                 if sub in item:
                     values[f"{keyword}.{sub}"] = str(item[sub].value)
+    for groups in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        anatomy = ds[groups].value[0].get("FrameAnatomySequence") if ds.get(groups) else None
+        if anatomy and anatomy[0].get("FrameLaterality"):  # as the fast parser keeps it
+            values["FrameAnatomySequence.FrameLaterality"] = str(anatomy[0].FrameLaterality)
     return values
 
 

@@ -50,6 +50,7 @@ from dedup.match.regions import (
     alternatives_of,
     laterality,
     parse_regions,
+    tagged_side,
     words,
 )
 
@@ -238,7 +239,8 @@ class Family:
 
 
 def classify_procedure(mapping: ProcedureRules, modalities: str, body_part: str = "",
-                       description: str = "", code: str = "", series: str = "") -> Family:
+                       description: str = "", code: str = "", series: str = "",
+                       tagged: str = "") -> Family:
     """Normalise one study's (or order's) procedure into a family.
 
     Args:
@@ -248,6 +250,8 @@ def classify_procedure(mapping: ProcedureRules, modalities: str, body_part: str 
         description: StudyDescription.
         code: procedure code as ``scheme:value`` or ``value`` (empty when absent).
         series: series descriptions, joined by any separator.
+        tagged: the sides the images' DICOM tags give (:mod:`dedup.ingest.laterality`), as
+            letters (``"LR"``: some images left, some right); they win over the words.
 
     Returns:
         The family; ``known`` is false for the fallbacks.
@@ -258,7 +262,7 @@ def classify_procedure(mapping: ProcedureRules, modalities: str, body_part: str 
              "series": words(series)}
     angio = group not in ("XA",) and "ANGIO" in texts["description"] | texts["series"]
     families, regions = mapping.family_words(group, angio), mapping.region_words()
-    side = laterality([description]) or laterality([series])
+    side = tagged_side(tagged) or laterality([description]) or laterality([series])
     value = code.rsplit(":", 1)[-1].strip().upper()
     for source in _SOURCES:
         if source == "code":

@@ -157,6 +157,20 @@ def laterality(texts: Iterable[str | None]) -> str:
         sides |= {"R"} if found & _RIGHT else set()
         sides |= {"B"} if found & _BOTH else set()
         sides |= set(_VIEW.findall(_plain(text)))
+    return _together(sides)
+
+
+def tagged_side(letters: str) -> str:
+    """The side of a study whose images' tags give ``letters`` (``L``, ``R``, ``B``, ``U``).
+
+    Left and right images together are both sides; ``U`` (no sides) says nothing about a
+    region that has them, so only the words can tell then.
+    """
+    return _together(set(letters) & {"L", "R", "B"})
+
+
+def _together(sides: set[str]) -> str:
+    """``B`` for both sides (or left and right), else the one side, else ``""``."""
     if "B" in sides or {"L", "R"} <= sides:
         return "B"
     return next(iter(sides), "")

@@ -1,14 +1,15 @@
 """What every request passes before a handler: tokens, body limits, content type, one error shape.
 
 :class:`Guard` is plain ASGI middleware (no per-request task or copy of the body beyond the
-limit): it answers 401 to a missing or unknown bearer token without saying which, 413 to a
-body over the limit, 408 (and closes the connection) to a body that takes longer than
-``body_seconds`` to arrive, 415 to a POST that is not JSON, and records the caller's name for
-the audit log. Its access log lines carry the method, path (never the query string, which
-holds the patient's demographics in ``GET /v1/priors``), status and time, escaped
-(:func:`dedup.printable.printable`): a decoded path such as ``/x%0AFORGED`` cannot forge a
-line. How long the headers may take is bounded before any of this runs, by the server
-(:mod:`dedup.service.limits`).
+limit): it answers 401 to a missing or unknown bearer token without saying which (on the CDS
+Hooks paths, when CDS clients are configured, to a JWT that :class:`~.cds_jwt.CdsAuth` does
+not accept, saying why), 413 to a body over the limit, 408 (and closes the connection) to a
+body that takes longer than ``body_seconds`` to arrive, 415 to a POST that is not JSON, and
+records the caller's name for the audit log. Its access log lines carry the method, path
+(never the query string, which holds the patient's demographics in ``GET /v1/priors``),
+status and time, escaped (:func:`dedup.printable.printable`): a decoded path such as
+``/x%0AFORGED`` cannot forge a line. How long the headers may take is bounded before any of
+this runs, by the server (:mod:`dedup.service.limits`).
 
 Every error, here and in the handlers, has one JSON shape::
 
@@ -34,6 +35,7 @@ from typing import Any
 from starlette.responses import Response
 
 from dedup.printable import printable
+from dedup.service.cds_jwt import CdsAuth, Refused
 from dedup.service.fhir_resources import FHIR_JSON, operation_outcome
 
 log = logging.getLogger("dedup.service")
@@ -84,11 +86,12 @@ class Guard:
     """ASGI middleware: authentication, body limit, JSON content type, access log."""
 
     def __init__(self, app: ASGIApp, tokens: dict[bytes, str], max_body: int,
-                 body_seconds: float = 30.0) -> None:
+                 body_seconds: float = 30.0, cds_auth: CdsAuth | None = None) -> None:
         self.app = app
         self.tokens = tokens
         self.max_body = max_body
         self.body_seconds = body_seconds
+        self.cds_auth = cds_auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse, or pass the request on (with its buffered body) and log it."""
@@ -103,7 +106,7 @@ class Guard:
                 status[0] = message["status"]
             await send(message)
 
-        refusal = self._refuse(scope)
+        refusal = await self._refuse(scope)
         if refusal is None and scope["method"] in ("POST", "PUT", "PATCH"):
             try:
                 async with asyncio.timeout(self.body_seconds):
@@ -121,15 +124,27 @@ class Guard:
                 printable(scope["path"]), status[0], elapsed,
                 printable(scope.get("state", {}).get("client", "-")))
 
-    def _refuse(self, scope: Scope) -> tuple[int, str, str] | None:
+    async def _refuse(self, scope: Scope) -> tuple[int, str, str] | None:
         if scope["path"] in PUBLIC_PATHS:
             return None
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, token = auth.partition(" ")
-        digest = hashlib.sha256(token.strip().encode("latin-1")).digest()
+        token = token.strip()
+        digest = hashlib.sha256(token.encode("latin-1")).digest()
         name = next((n for d, n in self.tokens.items() if hmac.compare_digest(d, digest)), None)
-        if scheme.lower() != "bearer" or name is None:
+        if self.cds_auth is not None and is_cds(scope["path"]) and not (
+                name is not None and scope["path"] == "/cds-services"):  # discovery: either
+            if scheme.lower() != "bearer" or not token:
+                return 401, "unauthorized", "a CDS Hooks JWT signed by a configured client " \
+                    "is required"
+            try:
+                name = await self.cds_auth.caller(token, scope["path"])
+            except Refused as exc:
+                log.info("CDS Hooks JWT refused: %s", exc.reason)
+                code = "unauthorized" if exc.status == 401 else "unavailable"
+                return exc.status, code, f"{exc.reason}: {exc}"
+        elif scheme.lower() != "bearer" or name is None:
             return 401, "unauthorized", "a valid bearer token is required"
         scope.setdefault("state", {})["client"] = name
         if scope["method"] in ("POST", "PUT", "PATCH"):

@@ -36,6 +36,7 @@ from dedup.check import Channel, Checker
 from dedup.check.outcome import ContradictoryDecisions, NotYourCheck, UnknownCheck
 from dedup.errors import ArchiveError, StorageError, UsageError
 from dedup.service import cds_hooks, fhir, page
+from dedup.service.cds_jwt import CdsAuth
 from dedup.service.fhir_resources import FHIR_JSON
 from dedup.service.guard import ApiError, Guard, error_body, is_cds, is_fhir, json_response
 from dedup.service.outcomes import conflict, may_record_any, utc_text
@@ -170,7 +171,8 @@ class StudyLookup:
 
 def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 1024**2,
                reload: bool = True,
-               outcome_recorders: frozenset[str] = frozenset()) -> FastAPI:
+               outcome_recorders: frozenset[str] = frozenset(),
+               cds_auth: CdsAuth | None = None) -> FastAPI:
     """The service: routes, error handlers and the guard, over one :class:`Checker`.
 
     Args:
@@ -181,6 +183,7 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
         max_body: largest request body in bytes.
         reload: pick up newly published snapshots in the background.
         outcome_recorders: token names that may record outcomes of any caller's checks.
+        cds_auth: when given, CDS Hooks calls need a JWT it accepts (static tokens: discovery).
 
     """
     @asynccontextmanager
@@ -211,7 +214,7 @@ def create_app(checker: Checker, tokens: dict[bytes, str], *, max_body: int = 10
     for kind in _ERROR_REPLIES:
         app.add_exception_handler(kind, _reply)
     app.add_middleware(Guard, tokens=tokens, max_body=max_body,  # type: ignore[arg-type]
-                       body_seconds=checker.settings.check_body_seconds)
+                       body_seconds=checker.settings.check_body_seconds, cds_auth=cds_auth)
     return app
 
 

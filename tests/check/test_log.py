@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dedup.archive.db import Archive
@@ -23,7 +25,9 @@ from dedup.check.outcome import ContradictoryDecisions
 from dedup.check.pseudonym import key_path, load_key
 from dedup.config import Settings
 from dedup.errors import UsageError
-from tests.check.archive import HANS, ask, build_check_archive
+from tests.check.archive import HANS, ORDER_DATE, ask, build_check_archive
+from tests.conftest import dedup_cli
+from tests.service.conftest import AUTH, running_server
 
 
 def test_check_log_is_pseudonymised_audited_and_folded(tmp_path: Path) -> None:
@@ -137,3 +141,45 @@ CREATE TABLE outcomes (
     check_id TEXT NOT NULL, decided_at TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT,
     client TEXT NOT NULL, channel TEXT NOT NULL, PRIMARY KEY (check_id, decided_at));
 """
+
+
+def test_server_cli_and_nightly_agree_on_the_state_dir_log(tmp_path: Path) -> None:
+    """One config: the server and ``dedup check`` write one log there, the nightly folds it."""
+    path = build_check_archive(tmp_path / "archive.duckdb")
+    (tmp_path / "incoming").mkdir()
+    config = tmp_path / "dedup.toml"
+    config.write_text('archive = "archive.duckdb"\nstate_dir = "state"\n[[sources]]\n'
+                      'name = "incoming"\ntype = "folder"\npath = "incoming"\n')
+    state = tmp_path / "state"
+    question = {**HANS, "procedure": "CT HEAD", "order_date": ORDER_DATE.isoformat()}
+    with running_server(path, "state", DEDUP_CONFIG=str(config)) as url:
+        answer = httpx.get(f"{url}/v1/priors", params=question, headers=AUTH, timeout=20)
+        assert answer.status_code == 200, answer.text
+        deadline = time.monotonic() + 10
+        while not log_path(path, state).exists() or not CheckLog(
+                path, state_dir=state).rows("checks"):
+            assert time.monotonic() < deadline, "the server's check never reached the log"
+            time.sleep(0.05)
+    cli = dedup_cli("check", "--config", str(config), "--name", HANS["name"], "--birth-date",
+                    HANS["birth_date"], "--sex", "M", "--procedure", "CT HEAD", "--date",
+                    ORDER_DATE.isoformat(), check=False)
+    assert cli.returncode == 3, cli.stderr  # priors found
+    rows = CheckLog(path, state_dir=state).rows("checks")
+    assert sorted(str(r["channel"]) for r in rows) == ["cli", "http"]
+    assert not log_path(path).exists() and not key_path(path).exists()
+    assert {os.stat(p).st_mode & 0o777 for p in (log_path(path, state),
+                                                 key_path(path, state))} == {0o600}
+    assert os.stat(state).st_mode & 0o777 == 0o700
+    dedup_cli("nightly", "--config", str(config))
+    with Archive.open(path) as archive:
+        folded = archive.query("SELECT channel FROM checks ORDER BY channel")
+    assert folded.rows() == [("cli",), ("http",)]
+
+
+def test_a_log_left_next_to_the_archive_is_not_forked(tmp_path: Path) -> None:
+    path = build_check_archive(tmp_path / "archive.duckdb")
+    CheckLog(path).close()
+    with pytest.raises(UsageError, match="move it and its key"):
+        CheckLog(path, state_dir=tmp_path / "state")
+    with Archive.open(path) as archive, pytest.raises(UsageError, match="move it"):
+        fold_check_log(archive, tmp_path / "state")

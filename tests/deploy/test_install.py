@@ -35,6 +35,7 @@ def test_folders_and_secrets_have_their_modes(installed: Path) -> None:
     assert mode(installed / "etc/dedup/dedup.toml") == 0o640
     assert mode(installed / "etc/dedup/dedup.env") == 0o600
     assert mode(installed / "var/lib/dedup") == 0o750
+    assert mode(installed / "var/lib/dedup/state") == 0o700
 
 
 def test_the_installed_command_and_its_dashboard_run_outside_a_checkout(installed: Path

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
 import pytest
 from pydicom import dcmread
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
+from pydicom.uid import ComputedRadiographyImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from dedup.ingest.parse import TEXT_TAGS, US_TAGS, ParseError, Unsupported, parse
 from tests.conftest import shipped
@@ -79,3 +86,49 @@ def _normal(value: object) -> list[object]:
         except (TypeError, ValueError):
             out.append(str(item).strip())
     return out
+
+
+def knee_image(path: Path, study_uid: str, description: str, seed: int) -> Path:
+    """A small CR knee image written by pydicom (no laterality tag: DCMTK adds them)."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ComputedRadiographyImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, generate_uid()
+    ds.PatientName, ds.PatientID = "DOE^JO", "P1"
+    ds.PatientBirthDate, ds.PatientSex = "19700101", "F"
+    ds.StudyDate, ds.Modality, ds.BodyPartExamined = "20240301", "CR", "KNEE"
+    ds.StudyDescription, ds.InstitutionName = description, "St. Mary Hospital"
+    ds.Rows = ds.Columns = 64
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = np.random.default_rng(seed).integers(0, 4096, (64, 64), np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def dcmodify(path: Path, *args: str) -> None:
+    subprocess.run(["dcmodify", "-nb", *args, str(path)], check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("dcmodify") is None, reason="make test installs DCMTK")
+def test_laterality_tags_set_by_dcmodify_are_read(tmp_path: Path) -> None:
+    image = knee_image(tmp_path / "image.dcm", generate_uid(), "XR KNEE", 1)
+    assert {"Laterality", "ImageLaterality"}.isdisjoint(parse(image.read_bytes()).values)
+    dcmodify(image, "-i", "(0020,0062)=L", "-i", "(0020,0060)=R")
+    values = parse(image.read_bytes()).values
+    assert (values["ImageLaterality"], values["Laterality"]) == ("L", "R")
+    frames = knee_image(tmp_path / "frames.dcm", generate_uid(), "XR KNEE", 2)
+    dcmodify(frames, "-i", "(5200,9229)[0].(0020,9071)[0].(0020,9072)=B",
+             "-i", "(5200,9229)[0].(0028,9110)[0].(0018,0050)=1")
+    undefined = frames.with_name("undefined.dcm")
+    # dcmodify writes sequences of explicit length, dcmconv -e of undefined length
+    subprocess.run(["dcmconv", "-e", str(frames), str(undefined)], check=True)
+    for path in (frames, undefined):
+        values = parse(path.read_bytes()).values
+        assert values["FrameAnatomySequence.FrameLaterality"] == "B"
+        assert "FrameLaterality" not in values and "SliceThickness" not in values

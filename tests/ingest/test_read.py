@@ -19,6 +19,7 @@ from dedup.ingest.read import DicomFile, read_location, readahead
 from dedup.records import Location, Quarantined, QuarantineReason
 from dedup.synth import write_bad_inputs
 from tests.conftest import shipped, synthetic_study
+from tests.ingest.test_parse import dcmodify, knee_image
 
 #: Shipped files by the path they take: our parser (False) or pydicom's reader (True).
 SHIPPED = {"CT_small.dcm": False, "MR_small_implicit.dcm": False, "SC_rgb_rle.dcm": False,
@@ -198,3 +199,16 @@ def test_a_file_is_read_to_its_end(tmp_path: Path) -> None:
     for threshold in (1, 2**40):  # memory-mapped, read
         dicom = read_ok(path, mmap_threshold=threshold)
         assert bytes(dicom.data) == path.read_bytes()
+
+
+@pytest.mark.skipif(shutil.which("dcmodify") is None, reason="make test installs DCMTK")
+def test_laterality_tags_read_the_same_by_either_path(tmp_path: Path) -> None:
+    """Big endian (made by DCMTK's dcmconv) goes through pydicom: the same values come out."""
+    image = knee_image(tmp_path / "little.dcm", "1.2.826.0.1.3680043.8.498.77", "XR KNEE", 3)
+    dcmodify(image, "-i", "(0020,0062)=R", "-i", "(5200,9229)[0].(0020,9071)[0].(0020,9072)=R")
+    big = tmp_path / "big.dcm"
+    subprocess.run(["dcmconv", "+tb", str(image), str(big)], check=True)
+    keys = ("ImageLaterality", "FrameAnatomySequence.FrameLaterality")
+    fast, general = read_ok(image), read_ok(big)
+    assert general.dataset is not None and fast.dataset is None  # the two paths
+    assert [fast.text(k) for k in keys] == [general.text(k) for k in keys] == ["R", "R"]

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from importlib import resources
 from pathlib import Path
 
 import pytest
+from pydicom.uid import generate_uid
 
+from dedup.archive.db import Archive
+from dedup.batch import index
+from dedup.config import Settings
 from dedup.errors import UsageError
 from dedup.match.procedures import (
     MODALITY_GROUPS,
@@ -14,6 +19,7 @@ from dedup.match.procedures import (
     modality_group,
     parse_rules,
 )
+from tests.ingest.test_parse import dcmodify, knee_image
 
 MAPPING = load_mapping()
 
@@ -156,3 +162,39 @@ def test_the_region_table_is_dicom_cid_4031_as_pydicom_ships_it() -> None:
     assert {"HEAD", "CSPINE", "ABDOMEN", "KNEE"} <= {r["region"] for r in rows}
     head = MAPPING.region("HEAD")
     assert head is not None and frozenset({"BRAIN"}) in head.alternatives
+
+
+def test_tags_give_the_side_before_the_words() -> None:
+    assert classify_procedure(MAPPING, "CR", "KNEE", "XR KNEE RIGHT", tagged="L"
+                              ).laterality == "L"
+    assert classify_procedure(MAPPING, "CR", "KNEE", "XR KNEE", tagged="LR").laterality == "B"
+    assert classify_procedure(MAPPING, "CR", "KNEE", "XR KNEE RT", tagged="U").laterality == "R"
+    assert classify_procedure(MAPPING, "CT", "HEAD", "CT HEAD", tagged="L").laterality == "U"
+
+
+@pytest.mark.skipif(shutil.which("dcmodify") is None, reason="make test installs DCMTK")
+def test_indexed_studies_take_their_side_from_the_laterality_tags(tmp_path: Path) -> None:
+    """pydicom writes the images, DCMTK's dcmodify sets their laterality, dedup indexes them."""
+    studies = {"tagged-left": ("XR KNEE 2 VIEWS", ["L"]), "tag-beats-words": (
+        "XR KNEE RIGHT", ["L"]), "words-only": ("XR KNEE RIGHT", [""]),
+        "both-knees": ("XR KNEE", ["L", "R"]), "series-tag": ("XR KNEE", ["series R"])}
+    uids = {}
+    (tmp_path / "in").mkdir()
+    for n, (name, (description, sides)) in enumerate(studies.items()):
+        uids[name] = generate_uid()
+        for m, side in enumerate(sides):
+            image = knee_image(tmp_path / "in" / f"{n}-{m}.dcm", uids[name], description,
+                               10 * n + m)
+            if side.startswith("series "):
+                dcmodify(image, "-i", f"(0020,0060)={side[-1]}")
+            elif side:
+                dcmodify(image, "-i", f"(0020,0062)={side}")
+    index([tmp_path / "in"], Settings(archive=str(tmp_path / "a.duckdb"), workers=1,
+                                      publish=False))
+    with Archive.open(tmp_path / "a.duckdb", read_only=True) as archive:
+        found = dict(archive.con.execute(
+            "SELECT s.study_uid, p.laterality FROM studies AS s JOIN study_procedures AS p "
+            "USING (study_key)").fetchall())
+    assert {name: found[uid] for name, uid in uids.items()} == {
+        "tagged-left": "L", "tag-beats-words": "L", "words-only": "R", "both-knees": "B",
+        "series-tag": "R"}

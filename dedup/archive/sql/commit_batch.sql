@@ -35,10 +35,11 @@ WHERE b.rn = 1
 
 INSERT INTO instances (instance_key, sop_uid, series_key, study_key, sop_class_uid,
                        transfer_syntax, instance_number, rows, columns, frames, pixel_hash,
-                       file_hash, bytes, location, run_id, blank, detail, look)
+                       file_hash, bytes, location, run_id, blank, detail, look, laterality)
 SELECT nextval('instance_keys'), b.sop_uid, se.series_key, st.study_key, b.sop_class_uid,
        b.transfer_syntax, b.instance_number, b.rows, b.columns, b.frames, b.pixel_hash,
-       b.file_hash, b.size, b.location, b.run_id, b.blank, b.detail, b.look
+       b.file_hash, b.size, b.location, b.run_id, b.blank, b.detail, b.look,
+       nullif(b.laterality, '')
 FROM batch_new AS b
 JOIN series AS se USING (series_uid)
 JOIN studies AS st USING (study_uid)
