@@ -24,7 +24,7 @@ from dedup.check.log import log_path
 from dedup.check.outcome import ContradictoryDecisions
 from dedup.check.pseudonym import key_path, load_key
 from dedup.config import Settings
-from dedup.errors import UsageError
+from dedup.errors import ExitCode, UsageError
 from tests.check.archive import HANS, ORDER_DATE, ask, build_check_archive
 from tests.conftest import dedup_cli
 from tests.service.conftest import AUTH, running_server
@@ -163,7 +163,7 @@ def test_server_cli_and_nightly_agree_on_the_state_dir_log(tmp_path: Path) -> No
     cli = dedup_cli("check", "--config", str(config), "--name", HANS["name"], "--birth-date",
                     HANS["birth_date"], "--sex", "M", "--procedure", "CT HEAD", "--date",
                     ORDER_DATE.isoformat(), check=False)
-    assert cli.returncode == 3, cli.stderr  # priors found
+    assert cli.returncode == ExitCode.PRIORS_FOUND, cli.stderr
     rows = CheckLog(path, state_dir=state).rows("checks")
     assert sorted(str(r["channel"]) for r in rows) == ["cli", "http"]
     assert not log_path(path).exists() and not key_path(path).exists()
