@@ -8,7 +8,7 @@ Layout (``deploy/dedup.toml`` is a complete example)::
 
     [[sources]]
     name = "incoming"
-    type = "folder"                            # folder | zip | dicomdir | orthanc
+    type = "folder"                            # folder | zip | dicomdir | orthanc | dicomweb
     path = "/srv/dicom/incoming"
 
     [[sources]]
@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dedup.config.dicomweb import DicomwebSource, dicomweb_problems, resolved
 from dedup.config.env import ENV_PREFIX, env_name, env_overrides, from_text
 from dedup.config.settings import Settings, declared, setting
 from dedup.config.tokens import accepted_tokens, read_tokens_file, split_tokens
@@ -94,7 +95,7 @@ class OrthancSource:
         return env.get(self.password_env, "") if self.password_env else ""
 
 
-Source = PathSource | OrthancSource
+Source = PathSource | OrthancSource | DicomwebSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +127,9 @@ class Config:
     path: Path | None = None
 
 
-_SOURCE_TYPES: dict[str, type[PathSource] | type[OrthancSource]] = {
-    **dict.fromkeys(PATH_TYPES, PathSource), "orthanc": OrthancSource}
+_SOURCE_TYPES: dict[str, type[PathSource] | type[OrthancSource] | type[DicomwebSource]] = {
+    **dict.fromkeys(PATH_TYPES, PathSource), "orthanc": OrthancSource,
+    "dicomweb": DicomwebSource}
 _SECTIONS = {"sources", "service"}
 
 
@@ -176,6 +178,7 @@ def describe() -> dict[str, list[tuple[str, Any, str]]]:
     return {"top level": list(declared(Settings)),
             "[[sources]] folder/zip/dicomdir": list(declared(PathSource)),
             "[[sources]] orthanc": list(declared(OrthancSource)),
+            "[[sources]] dicomweb": list(declared(DicomwebSource)),
             "[service]": list(declared(ServiceSection))}
 
 
@@ -245,6 +248,9 @@ def _sources(raw: Any, base: Path, env: Mapping[str, str], problems: list[str]
             if not source.path:
                 problems.append(f"{where}: path is required for a {kind} source")
             source = replace(source, path=str(base / source.path))
+        elif isinstance(source, DicomwebSource):
+            source = resolved(source, base)
+            problems += dicomweb_problems(source, where, env)
         else:
             _check_orthanc(source, where, env, problems)
         out.append(source)
