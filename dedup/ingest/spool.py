@@ -176,12 +176,7 @@ class Spool:
             self.result.gone += 1
             return "gone"
         except FetchFailed as exc:
-            entry = self.state.failed.setdefault(key, {"attempts": 0})
-            entry.update(attempts=entry.get("attempts", 0) + 1, error=str(exc))
-            self.in_a_row += 1
-            if self.in_a_row >= self.policy.max_failures:
-                raise SourceUnreachable(f"{self.in_a_row} downloads failed in a row "
-                                        f"(last: {exc})") from None
+            self.fail(key, exc)
             return "failed"
         self.in_a_row = 0
         private_folder(target.parent)
@@ -192,6 +187,20 @@ class Spool:
         if self.progress:
             self.progress(self.result.fetched)
         return "fetched"
+
+    def fail(self, key: str, exc: FetchFailed) -> None:
+        """Put ``key`` on the retry list with the error and count it as a failure in a row.
+
+        Raises:
+            SourceUnreachable: ``max_failures`` requests failed in a row.
+
+        """
+        entry = self.state.failed.setdefault(key, {"attempts": 0})
+        entry.update(attempts=entry.get("attempts", 0) + 1, error=str(exc))
+        self.in_a_row += 1
+        if self.in_a_row >= self.policy.max_failures:
+            raise SourceUnreachable(f"{self.in_a_row} downloads failed in a row "
+                                    f"(last: {exc})") from None
 
     def retry_failed(self, fetch: Callable[[str], str]) -> None:
         """Fetch every item of the retry list again with ``fetch(key)``; keep what fails."""
