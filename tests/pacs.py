@@ -51,10 +51,10 @@ class OrthancServer:
     """One Orthanc process with its own storage, on a free loopback port, with basic auth.
 
     With ``dicomweb`` it loads the DICOMweb plugin, serving QIDO-RS and WADO-RS under
-    :attr:`dicomweb_url`.
+    :attr:`dicomweb_url`; with ``dicom`` it also listens for DICOM on :attr:`dicom_port`.
     """
 
-    def __init__(self, root: Path, *, dicomweb: bool = False) -> None:
+    def __init__(self, root: Path, *, dicomweb: bool = False, dicom: bool = False) -> None:
         self.root = root
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -65,6 +65,9 @@ class OrthancServer:
                   "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
                   "Plugins": [], "StorageCompression": False, "SaveJobs": False,
                   "HttpTimeout": 10}
+        self.dicom_port = free_port() if dicom else 0  # C-STORE SCP as AE ORTHANC on loopback
+        if dicom:
+            config.update(DicomServerEnabled=True, DicomPort=self.dicom_port, DicomAet="ORTHANC")
         if dicomweb:
             config["Plugins"] = [dicomweb_plugin()]
             config["DicomWeb"] = {"Enable": True, "Root": "/dicom-web/"}
