@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from dedup.config.remote import RemoteSource
 from dedup.config.settings import setting
 
 _PREFIX = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
@@ -25,10 +26,9 @@ _LOWEST = {"timeout": 0.001, "retries": 1, "backoff": 0, "backoff_max": 0, "page
 
 
 @dataclass(frozen=True, slots=True)
-class DicomwebSource:
+class DicomwebSource(RemoteSource):
     """A DICOMweb server whose new studies are pulled to the spool (QIDO-RS, then WADO-RS)."""
 
-    name: str = setting("", "Unique name of the source (letters, digits, '-' and '_').")
     type: str = setting("dicomweb", "dicomweb.")
     url: str = setting("", "Root of the DICOMweb service, e.g. http://pacs.local:8042/dicom-web "
                            "(QIDO-RS and WADO-RS under it unless prefixed).")
@@ -42,10 +42,6 @@ class DicomwebSource:
     token_env: str = setting("", "Environment variable holding a bearer token (instead of "
                                  "basic auth).")
     token_file: str = setting("", "File holding a bearer token (mode 600).")
-    timeout: float = setting(30.0, "Seconds a connect or a read may stall before it is retried.")
-    retries: int = setting(4, "Attempts per request before that request counts as failed.")
-    backoff: float = setting(1.0, "Delay before the first retry in seconds; doubles per attempt.")
-    backoff_max: float = setting(30.0, "Longest delay between retries in seconds.")
     page_size: int = setting(100, "Results asked per QIDO-RS request (limit/offset paging).")
     max_failures: int = setting(5, "Failed downloads in a row after which the server counts as "
                                    "unreachable for this run.")

@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 
 from dedup.config.dicomweb import DicomwebSource, dicomweb_problems, resolved
 from dedup.config.env import ENV_PREFIX, env_name, env_overrides, from_text
+from dedup.config.remote import RemoteSource
 from dedup.config.settings import Settings, declared, setting
 from dedup.config.tokens import accepted_tokens, read_tokens_file, split_tokens
 from dedup.config.viewer import template_problems
@@ -71,18 +72,13 @@ class PathSource:
 
 
 @dataclass(frozen=True, slots=True)
-class OrthancSource:
+class OrthancSource(RemoteSource):
     """An Orthanc server whose new instances are pulled to the spool over its REST API."""
 
-    name: str = setting("", "Unique name of the source (letters, digits, '-' and '_').")
     type: str = setting("orthanc", "orthanc.")
     url: str = setting("", "Base URL of the Orthanc REST API, e.g. http://pacs.local:8042.")
     username: str = setting("", "HTTP basic-auth user; empty for a server without authentication.")
     password_env: str = setting("", "Environment variable holding the password (never the file).")
-    timeout: float = setting(30.0, "Seconds a connect or a read may stall before it is retried.")
-    retries: int = setting(4, "Attempts per request before that request counts as failed.")
-    backoff: float = setting(1.0, "Delay before the first retry in seconds; doubles per attempt.")
-    backoff_max: float = setting(30.0, "Longest delay between retries in seconds.")
     page_size: int = setting(100, "Changes read per request to the /changes feed (Orthanc "
                                   "answers at most 100).")
     max_failures: int = setting(5, "Failed downloads in a row after which the server counts as "

@@ -39,18 +39,7 @@ from dicomweb_client.web import _Transaction
 
 from dedup.config.dicomweb import DicomwebSource
 from dedup.ingest import spool as _spool
-from dedup.ingest.spool import (
-    FetchFailed,
-    Gone,
-    Progress,
-    PullResult,
-    SourceUnreachable,
-    Spool,
-    network_error,
-    run_pull,
-    status_error,
-    with_retries,
-)
+from dedup.ingest.spool import FetchFailed, Gone, PullResult, SourceUnreachable, Spool
 
 log = logging.getLogger("dedup.dicomweb")
 
@@ -68,8 +57,9 @@ def spool_dir(spool_root: Path, source: DicomwebSource) -> Path:
     return _spool.spool_dir(spool_root, source.name)
 
 
-def pull(source: DicomwebSource, spool_root: str | Path, *, progress: Progress | None = None,
-         environ: Mapping[str, str] | None = None, today: date | None = None) -> PullResult:
+def pull(source: DicomwebSource, spool_root: str | Path, *,
+         progress: _spool.Progress | None = None, environ: Mapping[str, str] | None = None,
+         today: date | None = None) -> PullResult:
     """Download every instance of the studies that are new or grew since the last pull.
 
     Args:
@@ -90,7 +80,7 @@ def pull(source: DicomwebSource, spool_root: str | Path, *, progress: Progress |
     spool = Spool(Path(spool_root), source.name, source, limit_mb=source.spool_limit_mb,
                   progress=progress)
     puller = _Puller(source, spool, environ, (today or date.today()).strftime("%Y%m%d"))
-    return run_pull(spool, puller.run)
+    return _spool.run_pull(spool, puller.run)
 
 
 class _Puller:
@@ -241,7 +231,8 @@ class _Client:
                 return bytes(response.content)  # a server that does not wrap the part
             return bytes(next(iter(self.web._decode_multipart_message(response, stream=True))))
 
-        body = with_retries(attempt, self.source, _describe, (OSError, ValueError, StopIteration))
+        body = _spool.with_retries(attempt, self.source, _describe,
+                                   (OSError, ValueError, StopIteration))
         if body[128:132] != b"DICM":
             raise FetchFailed("the answer is not a DICOM Part 10 file")
         return _spool.write_file(dest, [body])
@@ -250,8 +241,8 @@ class _Client:
         """Every result of a QIDO-RS search, ``page_size`` at a time, until a page is empty."""
         offset = 0
         while True:
-            page = with_retries(partial(search, self.source.page_size, offset), self.source,
-                                _describe, (OSError, ValueError))
+            page = _spool.with_retries(partial(search, self.source.page_size, offset),
+                                       self.source, _describe, (OSError, ValueError))
             if not page:
                 return
             yield from page
@@ -266,7 +257,7 @@ def _value(found: dict[str, Any], tag: str) -> Any:
 def _describe(exc: Exception) -> str:
     """A retryable error's text; raises the outcome of a final one."""
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return status_error(exc.response.status_code, _AUTH_HINT)
+        return _spool.status_error(exc.response.status_code, _AUTH_HINT)
     if isinstance(exc, OSError):  # requests' errors: connection, timeouts, broken bodies
-        return network_error(exc)
+        return _spool.network_error(exc)
     return f"broken response ({type(exc).__name__})"
