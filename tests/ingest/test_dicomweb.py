@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pydicom
@@ -266,3 +267,33 @@ def test_a_pull_killed_at_any_moment_resumes_without_fetching_twice(
     assert (resumed.fetched, resumed.pending, resumed.unreachable) == (18 - before, 0, "")
     assert spooled(root) == digests(*studies)
     assert spool_dir(root, source("x")) == root / "pacs"
+
+
+def restudied(study: Path, out: Path, study_date: str) -> Path:
+    """``study`` as another study (new UIDs by DCMTK) acquired on ``study_date``."""
+    shutil.copytree(study, out)
+    uid = f"1.2.826.0.1.3680043.8.498.77{study_date}"
+    for n, series in enumerate(sorted({p.parent for p in out.rglob("*.dcm")}), 1):
+        subprocess.run(["dcmodify", "-nb", "-gin", "-m", f"StudyInstanceUID={uid}",
+                        "-m", f"SeriesInstanceUID={uid}.{n}", "-m", f"StudyDate={study_date}",
+                        *map(str, sorted(series.glob("*.dcm")))], check=True,
+                       capture_output=True)
+    return out
+
+
+def test_the_window_starts_overlap_days_before_the_mark_which_never_passes_today(
+        server: OrthancServer, studies: list[Path], tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    server.upload(studies[0])  # StudyDate 20240101
+    assert pull(source(dicomweb(server)), root, environ=ENV).cursor == "20240101"
+    server.upload(restudied(studies[1], tmp_path / "late", "20231215"))  # 17 days before
+    server.upload(restudied(studies[2], tmp_path / "future", "20990101"))
+    seven = pull(source(dicomweb(server)), root, environ=ENV, today=date(2024, 6, 1))
+    assert (seven.fetched, seven.cursor) == (6, "20240601")  # the future study, not the late
+    month = pull(source(dicomweb(server), overlap_days=160), root, environ=ENV,
+                 today=date(2024, 6, 1))
+    assert (month.fetched, month.already) == (0, 0)  # from 20231224: the late one is out of reach
+    wide = pull(source(dicomweb(server), overlap_days=200), root, environ=ENV,
+                today=date(2024, 6, 1))
+    assert wide.fetched == 6
+    assert spooled(root) == digests(studies[0], tmp_path / "late", tmp_path / "future")
