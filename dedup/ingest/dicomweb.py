@@ -100,7 +100,7 @@ class _Puller:
         self.spool.open(self.client.root, "listing its studies from the start")
         self.spool.retry_failed(self._retry)
         start = self._window_start()
-        studies = sorted(self.client.studies(start))
+        studies = sorted(self.client.studies(start), key=lambda study: study[:2])
         marks = self.spool.state.marks
         for uid in [u for u, (day, _) in marks.items() if start and day < start]:
             del marks[uid]  # out of the window: never listed again
@@ -111,9 +111,10 @@ class _Puller:
 
     def _window_start(self) -> str:
         mark = str(self.spool.state.cursor or "")
-        if not mark:
+        try:
+            day = date(int(mark[:4]), int(mark[4:6]), int(mark[6:]))
+        except ValueError:  # no mark yet (or not a date): from ``since``
             return self.source.since
-        day = date(int(mark[:4]), int(mark[4:6]), int(mark[6:]))
         return (day - timedelta(days=self.source.overlap_days)).strftime("%Y%m%d")
 
     def _study(self, study: Study) -> None:
@@ -138,23 +139,23 @@ class _Puller:
             return "failed"
         self.spool.in_a_row = 0
         for series, sop in instances:
-            self._fetch(f"{study}/{series}/{sop}")
+            self._fetch(study, series, sop)
         return "fetched"
 
     def _retry(self, key: str) -> str:
-        return self._fetch(key) if key.count("/") == 2 else self._instances(key)
+        parts = key.split("/")
+        return self._fetch(*parts) if len(parts) == 3 else self._instances(key)
 
-    def _fetch(self, key: str) -> str:
-        """Fetch one instance (``study/series/sop``); fetched, already, gone or failed."""
+    def _fetch(self, study: str, series: str, sop: str) -> str:
+        """Fetch one instance; fetched, already, gone or failed (listed as study/series/sop)."""
         assert self.client is not None
-        study, series, sop = key.split("/")
         if not all(_UID.match(uid) and len(uid) <= 64 for uid in (study, series, sop)):
             log.warning("source %s: ignoring an instance with a malformed UID", self.source.name)
             return "gone"
         shard = hashlib.sha1(study.encode()).hexdigest()[:2]
         target = self.spool.files / shard / study / f"{sop}.dcm"
         client = self.client
-        return self.spool.fetch(key, target,
+        return self.spool.fetch(f"{study}/{series}/{sop}", target,
                                 lambda dest: client.download(study, series, sop, dest))
 
 
