@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
-DEBS := dcmtk libgdcm-tools orthanc chromium nginx
+DEBS := dcmtk libgdcm-tools orthanc orthanc-dicomweb chromium nginx
 
 .PHONY: bench-check bench-match eval demo test setup system-deps lint bench fuzz clean notebook
 

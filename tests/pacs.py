@@ -32,6 +32,15 @@ def orthanc_binary() -> str:
     return found
 
 
+def dicomweb_plugin() -> str:
+    """The Orthanc DICOMweb plugin, or skip the test saying how to install it."""
+    found = sorted(Path("/usr/share/orthanc/plugins").glob("libOrthancDicomWeb.so*"))
+    if not found:
+        pytest.skip("Orthanc DICOMweb plugin not found: install the Debian package "
+                    "'orthanc-dicomweb' (`make system-deps`)")
+    return str(found[0])
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -39,9 +48,13 @@ def free_port() -> int:
 
 
 class OrthancServer:
-    """One Orthanc process with its own storage, on a free loopback port, with basic auth."""
+    """One Orthanc process with its own storage, on a free loopback port, with basic auth.
 
-    def __init__(self, root: Path) -> None:
+    With ``dicomweb`` it loads the DICOMweb plugin, serving QIDO-RS and WADO-RS under
+    :attr:`dicomweb_url`; with ``dicom`` it also listens for DICOM on :attr:`dicom_port`.
+    """
+
+    def __init__(self, root: Path, *, dicomweb: bool = False, dicom: bool = False) -> None:
         self.root = root
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -52,11 +65,21 @@ class OrthancServer:
                   "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
                   "Plugins": [], "StorageCompression": False, "SaveJobs": False,
                   "HttpTimeout": 10}
+        self.dicom_port = free_port() if dicom else 0  # C-STORE SCP as AE ORTHANC on loopback
+        if dicom:
+            config.update(DicomServerEnabled=True, DicomPort=self.dicom_port, DicomAet="ORTHANC")
+        if dicomweb:
+            config["Plugins"] = [dicomweb_plugin()]
+            config["DicomWeb"] = {"Enable": True, "Root": "/dicom-web/"}
         (root / "orthanc.json").write_text(json.dumps(config))
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def dicomweb_url(self) -> str:
+        return f"{self.url}/dicom-web"
 
     def start(self, timeout: float = 30) -> OrthancServer:
         log = open(self.root / "orthanc.log", "ab")  # noqa: SIM115 - kept open by the child
@@ -128,6 +151,8 @@ class FaultProxy:
     ``rule(path, n)`` returns None (forward), an int (answer with that status), a float
     (sleep that many seconds, then forward) or ``"reset"`` (drop the connection).
     ``on_request(path, n)`` runs first (e.g. to stop Orthanc at the n-th download).
+    With ``bearer`` set it is an authenticating gateway: a request must carry that bearer token
+    (else 401) and is forwarded with the test PACS's basic credentials.
     """
 
     def __init__(self, target_port: int, port: int = 0) -> None:
@@ -135,6 +160,7 @@ class FaultProxy:
         self.rule: Rule = lambda path, n: None
         self.on_request: Callable[[str, int], None] = lambda path, n: None
         self.requests = 0
+        self.bearer = ""
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
@@ -174,6 +200,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
+            if proxy.bearer and self.headers["Authorization"] != f"Bearer {proxy.bearer}":
+                action = 401
             if isinstance(action, int):
                 self.send_response(action)
                 self.send_header("Content-Length", "0")
@@ -186,8 +214,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def _forward(self) -> None:
             upstream = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=10)
             try:
-                upstream.request("GET", self.path,
-                                 headers={"Authorization": self.headers["Authorization"] or ""})
+                upstream.request("GET", self.path, headers=self._upstream_headers())
                 response = upstream.getresponse()
                 body = response.read()
             except OSError:
@@ -202,5 +229,11 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def _upstream_headers(self) -> dict[str, str]:
+            auth = self.headers["Authorization"] or ""
+            if proxy.bearer:
+                auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+            return {"Authorization": auth, "Accept": self.headers["Accept"] or "*/*"}
 
     return Handler

@@ -1,7 +1,7 @@
 """The nightly batch: pull PACS sources, index every source, publish, report.
 
 One call for cron or a systemd timer. It holds ``<archive>.nightly.lock`` for the whole run
-(a second nightly exits 75 at once), pulls each Orthanc source into the spool, indexes every
+(a second nightly exits 75 at once), pulls each PACS source into the spool, indexes every
 configured source plus the spools in one :func:`dedup.batch.pipeline.index` run (which matches and
 publishes), and writes a JSON report next to the archive. Its exit codes are
 :class:`dedup.errors.ExitCode` (the one table; ``dedup nightly --help`` prints it).
@@ -23,7 +23,7 @@ from dedup import __version__
 from dedup.archive.db import batch_lock, beside
 from dedup.archive.publish import published_path
 from dedup.batch.pipeline import index
-from dedup.config.file import Config, OrthancSource, PathSource
+from dedup.config.file import Config, DicomwebSource, OrthancSource, PathSource
 from dedup.errors import (
     ArchiveLocked,
     DedupError,
@@ -31,7 +31,9 @@ from dedup.errors import (
     NothingDone,
     disk_full_is_storage_error,
 )
-from dedup.ingest.orthanc import PullResult, pull, spool_dir
+from dedup.ingest import dicomweb
+from dedup.ingest.orthanc import PullResult, pull
+from dedup.ingest.spool import spool_dir
 from dedup.records import RunSummary
 
 log = logging.getLogger("dedup.batch.nightly")
@@ -165,13 +167,18 @@ def _gather(config: Config, report: NightlyReport) -> list[str]:
         elif result.pending:
             entry.status = "pending"
             entry.detail = f"{result.pending} instances failed; retried next run"
-        paths.append(str(spool_dir(root, source)))  # always: an interrupted run left files
+        elif result.spool_full:
+            entry.status, entry.detail = "pending", "spool limit reached; the rest next run"
+        paths.append(str(spool_dir(root, source.name)))  # always: an interrupted run left files
     return paths
 
 
-def _pull(source: OrthancSource, root: Path) -> PullResult:
+def _pull(source: OrthancSource | DicomwebSource, root: Path) -> PullResult:
     log.info("source %s: pulling new instances", source.name)
-    result = pull(source, root, password=source.password())
+    if isinstance(source, DicomwebSource):
+        result = dicomweb.pull(source, root)
+    else:
+        result = pull(source, root, password=source.password())
     log.info("source %s: %d files pulled (%.1f MB), %d already spooled, %d retried, %d gone, "
              "%d waiting for retry in %.1f s", source.name, result.fetched, result.bytes / 1e6,
              result.already, result.retried, result.gone, result.pending, result.seconds)

@@ -8,6 +8,7 @@
 """
 
 from dedup.config.clients import CdsClient
+from dedup.config.dicomweb import DicomwebSource
 from dedup.config.env import ENV_PREFIX, env_overrides, from_text
 from dedup.config.file import (
     PATH_SETTINGS,
@@ -23,7 +24,8 @@ from dedup.config.settings import SETTINGS, Settings, settings_table
 from dedup.config.tokens import accepted_tokens, read_tokens_file, tokens_from
 
 __all__ = [
-    "ENV_PREFIX", "PATH_SETTINGS", "SETTINGS", "CdsClient", "Config", "OrthancSource", "PathSource",
+    "ENV_PREFIX", "PATH_SETTINGS", "SETTINGS", "CdsClient", "Config", "DicomwebSource",
+    "OrthancSource", "PathSource",
     "ServiceSection", "Settings", "Source", "accepted_tokens", "describe", "env_overrides",
     "from_text", "load_config", "read_tokens_file", "settings_table", "tokens_from",
 ]

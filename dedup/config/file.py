@@ -8,7 +8,7 @@ Layout (``deploy/dedup.toml`` is a complete example)::
 
     [[sources]]
     name = "incoming"
-    type = "folder"                            # folder | zip | dicomdir | orthanc
+    type = "folder"                            # folder | zip | dicomdir | orthanc | dicomweb
     path = "/srv/dicom/incoming"
 
     [[sources]]
@@ -50,7 +50,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dedup.config.clients import CdsClient, client_problems, raw_clients
+from dedup.config.dicomweb import DicomwebSource, dicomweb_problems, resolved
 from dedup.config.env import ENV_PREFIX, env_name, env_overrides, from_text
+from dedup.config.remote import RemoteSource
 from dedup.config.settings import Settings, declared, setting
 from dedup.config.tokens import accepted_tokens, read_tokens_file, split_tokens
 from dedup.config.viewer import template_problems
@@ -76,18 +78,13 @@ class PathSource:
 
 
 @dataclass(frozen=True, slots=True)
-class OrthancSource:
+class OrthancSource(RemoteSource):
     """An Orthanc server whose new instances are pulled to the spool over its REST API."""
 
-    name: str = setting("", "Unique name of the source (letters, digits, '-' and '_').")
     type: str = setting("orthanc", "orthanc.")
     url: str = setting("", "Base URL of the Orthanc REST API, e.g. http://pacs.local:8042.")
     username: str = setting("", "HTTP basic-auth user; empty for a server without authentication.")
     password_env: str = setting("", "Environment variable holding the password (never the file).")
-    timeout: float = setting(30.0, "Seconds a connect or a read may stall before it is retried.")
-    retries: int = setting(4, "Attempts per request before that request counts as failed.")
-    backoff: float = setting(1.0, "Delay before the first retry in seconds; doubles per attempt.")
-    backoff_max: float = setting(30.0, "Longest delay between retries in seconds.")
     page_size: int = setting(100, "Changes read per request to the /changes feed (Orthanc "
                                   "answers at most 100).")
     max_failures: int = setting(5, "Failed downloads in a row after which the server counts as "
@@ -100,7 +97,7 @@ class OrthancSource:
         return env.get(self.password_env, "") if self.password_env else ""
 
 
-Source = PathSource | OrthancSource
+Source = PathSource | OrthancSource | DicomwebSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +145,9 @@ class Config:
     path: Path | None = None
 
 
-_SOURCE_TYPES: dict[str, type[PathSource] | type[OrthancSource]] = {
-    **dict.fromkeys(PATH_TYPES, PathSource), "orthanc": OrthancSource}
+_SOURCE_TYPES: dict[str, type[PathSource] | type[OrthancSource] | type[DicomwebSource]] = {
+    **dict.fromkeys(PATH_TYPES, PathSource), "orthanc": OrthancSource,
+    "dicomweb": DicomwebSource}
 _SECTIONS = {"sources", "service"}
 
 
@@ -198,6 +196,7 @@ def describe() -> dict[str, list[tuple[str, Any, str]]]:
     return {"top level": list(declared(Settings)),
             "[[sources]] folder/zip/dicomdir": list(declared(PathSource)),
             "[[sources]] orthanc": list(declared(OrthancSource)),
+            "[[sources]] dicomweb": list(declared(DicomwebSource)),
             "[service]": list(declared(ServiceSection)),
             "[[service.cds_clients]]": list(declared(CdsClient))}
 
@@ -271,6 +270,9 @@ def _sources(raw: Any, base: Path, env: Mapping[str, str], problems: list[str]
             if not source.path:
                 problems.append(f"{where}: path is required for a {kind} source")
             source = replace(source, path=str(base / source.path))
+        elif isinstance(source, DicomwebSource):
+            source = resolved(source, base)
+            problems += dicomweb_problems(source, where, env)
         else:
             _check_orthanc(source, where, env, problems)
         out.append(source)

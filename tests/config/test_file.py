@@ -97,7 +97,7 @@ type = "folder"
 
 [[sources]]
 name = "x"
-type = "dicomweb"
+type = "sftp"
 
 [service]
 tokens_file = "missing-tokens.txt"
@@ -110,7 +110,7 @@ tokens_file = "missing-tokens.txt"
                 "num_perm=100 is not divisible by lsh_bands=32",
                 "url='ftp://pacs' must be http(s)://", "username is set but password_env is not",
                 "retries=0 must be >= 1", "name 'pacs' is used by another source",
-                "path is required for a folder source", "type='dicomweb' is not one of",
+                "path is required for a folder source", "type='sftp' is not one of",
                 "tokens_file='missing-tokens.txt' cannot be read",
                 "nope.csv' is not a file"]
     for text in expected:

@@ -15,7 +15,7 @@ import pytest
 
 from dedup.config.file import OrthancSource
 from dedup.errors import StorageError
-from dedup.ingest import orthanc
+from dedup.ingest import spool
 from dedup.ingest.orthanc import pull, spool_dir
 from tests.pacs import PASSWORD, USER, FaultProxy, OrthancServer, write_studies
 
@@ -183,23 +183,23 @@ def test_disk_full_while_spooling_is_a_storage_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
     server.upload(studies[0])
     root = tmp_path / "spool"
-    real_local = orthanc._local
+    real_local = spool.local
     writes = {"n": 0}
 
     def full_after_three_files(function, *args):  # type: ignore[no-untyped-def]
         if getattr(function, "__name__", "") == "write":
             writes["n"] += 1
             if writes["n"] > 3:
-                raise orthanc._LocalError(OSError(errno.ENOSPC, "No space left on device"))
+                raise spool.LocalError(OSError(errno.ENOSPC, "No space left on device"))
         return real_local(function, *args)
 
-    monkeypatch.setattr(orthanc, "_local", full_after_three_files)
+    monkeypatch.setattr(spool, "local", full_after_three_files)
     with pytest.raises(StorageError, match="No space left on device"):
         pull(source(server.url), root, password=PASSWORD)
     state = json.loads((root / "pacs.state.json").read_text())
     files = list(spool_dir(root, source(server.url)).rglob("*.dcm"))
     assert len(files) == 3 and not state["failed"]  # the failed write was not recorded
-    monkeypatch.setattr(orthanc, "_local", real_local)
+    monkeypatch.setattr(spool, "local", real_local)
     resumed = pull(source(server.url), root, password=PASSWORD)
     assert (resumed.fetched, resumed.pending) == (3, 0)
     assert spooled(root) == digests(studies[0])
@@ -214,17 +214,17 @@ def test_every_saved_cursor_covers_only_spooled_or_listed_instances(
     changes = server.get("/changes?since=0&limit=100")["Changes"]
     instance_seqs = {c["ID"]: c["Seq"] for c in changes if c["ChangeType"] == "NewInstance"}
     root = tmp_path / "spool"
-    real_save = orthanc._save_state
+    real_save = spool.save_state
     checked = []
 
-    def checking_save(path: Path, state: orthanc._State) -> None:
+    def checking_save(path: Path, state: spool.State) -> None:
         spooled = {p.stem for p in (root / "pacs").rglob("*.dcm")}
         covered = {i for i, seq in instance_seqs.items() if seq <= state.cursor}
         assert covered <= spooled | set(state.failed), "cursor passed an unfetched instance"
         checked.append(state.cursor)
         real_save(path, state)
 
-    monkeypatch.setattr(orthanc, "_save_state", checking_save)
+    monkeypatch.setattr(spool, "save_state", checking_save)
 
     def stop_after_seven(done: int) -> None:
         if done == 7:
