@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dedup.config.env import ENV_PREFIX, env_name, env_overrides, from_text
+from dedup.config.listen import ListenSection, check_listen
 from dedup.config.settings import Settings, declared, setting
 from dedup.config.tokens import accepted_tokens, read_tokens_file, split_tokens
 from dedup.config.viewer import template_problems
@@ -124,11 +125,12 @@ class Config:
     service: ServiceSection = ServiceSection()
     tokens: tuple[str, ...] = field(default=(), repr=False)
     path: Path | None = None
+    listen: ListenSection | None = None  # [listen]: `dedup listen`'s storage SCP
 
 
 _SOURCE_TYPES: dict[str, type[PathSource] | type[OrthancSource]] = {
     **dict.fromkeys(PATH_TYPES, PathSource), "orthanc": OrthancSource}
-_SECTIONS = {"sources", "service"}
+_SECTIONS = {"sources", "service", "listen"}
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
@@ -159,7 +161,11 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     problems: list[str] = []
     base = path.resolve().parent
     settings = _settings(doc, base, env, problems)
-    sources = _sources(doc.get("sources", []), base, env, problems)
+    sources = _sources(doc.get("sources", []), base, env, problems, optional="listen" in doc)
+    listen = None
+    if "listen" in doc:
+        listen = check_listen(_section(ListenSection, doc["listen"], "[listen]", problems),
+                              base, "[listen]", problems)
     service = _section(ServiceSection, doc.get("service", {}), "[service]", problems)
     problems += template_problems(service.viewer_url, "[service]: viewer_url")
     tokens = _tokens(service, base, env, problems)
@@ -168,7 +174,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         raise UsageError(f"config file {str(path)!r} has {count}:\n"
                          + "\n".join(f"  - {p}" for p in problems))
     assert settings is not None
-    return Config(settings, sources, service, tokens, path)
+    return Config(settings, sources, service, tokens, path, listen)
 
 
 def describe() -> dict[str, list[tuple[str, Any, str]]]:
@@ -176,7 +182,8 @@ def describe() -> dict[str, list[tuple[str, Any, str]]]:
     return {"top level": list(declared(Settings)),
             "[[sources]] folder/zip/dicomdir": list(declared(PathSource)),
             "[[sources]] orthanc": list(declared(OrthancSource)),
-            "[service]": list(declared(ServiceSection))}
+            "[service]": list(declared(ServiceSection)),
+            "[listen]": list(declared(ListenSection))}
 
 
 def _settings(doc: dict[str, Any], base: Path, env: Mapping[str, str],
@@ -216,12 +223,12 @@ def _check_paths(values: dict[str, Any], problems: list[str]) -> None:
             problems.append(f"{name}={value!r} is not a file")
 
 
-def _sources(raw: Any, base: Path, env: Mapping[str, str], problems: list[str]
-             ) -> tuple[Source, ...]:
+def _sources(raw: Any, base: Path, env: Mapping[str, str], problems: list[str], *,
+             optional: bool = False) -> tuple[Source, ...]:
     if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
         problems.append("sources must be an array of tables: one [[sources]] block per source")
         return ()
-    if not raw:
+    if not raw and not optional:  # a [listen]-only configuration needs none
         problems.append("no sources configured; add a [[sources]] block (see deploy/dedup.toml)")
     out: list[Source] = []
     seen: set[str] = set()
