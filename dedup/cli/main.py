@@ -14,6 +14,7 @@ from dedup.cli import (
     demo,
     evaluate,
     index,
+    listen,
     match,
     nightly,
     quarantine,
@@ -41,6 +42,7 @@ app.command()(demo.demo)
 app.command()(dashboard.dashboard)
 app.command()(check.check)
 app.command()(serve.serve)
+app.command()(listen.listen)
 
 
 def _version(value: bool) -> None:
