@@ -39,11 +39,17 @@ def free_port() -> int:
 
 
 class OrthancServer:
-    """One Orthanc process with its own storage, on a free loopback port, with basic auth."""
+    """One Orthanc process with its own storage, on a free loopback port, with basic auth.
 
-    def __init__(self, root: Path) -> None:
+    ``dicom``: also its DICOM port (AE title ``ORTHANC``, on ``dicom_port``), which accepts
+    the AE titles in ``modalities`` ({AE title: port on loopback}).
+    """
+
+    def __init__(self, root: Path, *, dicom: bool = False,
+                 modalities: dict[str, int] | None = None) -> None:
         self.root = root
         self.port = free_port()
+        self.dicom_port = free_port() if dicom else 0
         self.process: subprocess.Popen[bytes] | None = None
         root.mkdir(parents=True, exist_ok=True)
         config = {"Name": "dedup-test", "StorageDirectory": str(root / "db"),
@@ -52,6 +58,11 @@ class OrthancServer:
                   "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
                   "Plugins": [], "StorageCompression": False, "SaveJobs": False,
                   "HttpTimeout": 10}
+        if dicom:
+            config.update(DicomServerEnabled=True, DicomPort=self.dicom_port,
+                          DicomAet="ORTHANC", DicomCheckCalledAet=True,
+                          DicomModalities={ae: [ae, "127.0.0.1", port]
+                                           for ae, port in (modalities or {}).items()})
         (root / "orthanc.json").write_text(json.dumps(config))
 
     @property
