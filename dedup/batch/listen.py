@@ -153,7 +153,7 @@ def _log_duplicates(archive: str, run_id: int) -> None:
     try:
         with Archive.open(archive, read_only=True) as db:
             rows = db.run("run_duplicates", [run_id])
-    except (ArchiveError, ArchiveLocked) as exc:  # a nightly took the archive: its rows are there all the same
+    except (ArchiveError, ArchiveLocked) as exc:  # a nightly holds it; the rows are there
         log.info("duplicates of run %d not listed: %s", run_id, exc)
         return
     for study, kind, other, score, size in rows.iter_rows():

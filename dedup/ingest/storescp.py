@@ -74,12 +74,10 @@ class StorageSCP:
         for stale in self.partial.iterdir():
             stale.unlink()
         ae = AE(ae_title=self.section.ae_title)
-        for context in StoragePresentationContexts:
-            ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
-        for context in VerificationPresentationContexts:
-            ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        for context in [*StoragePresentationContexts, *VerificationPresentationContexts]:
+            ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES)
         ae.maximum_pdu_size = 0  # no limit: fewer, larger PDUs
-        handlers = [(evt.EVT_REQUESTED, self._on_request), (evt.EVT_C_STORE, self._on_store)]
+        handlers: list[Any] = [(evt.EVT_REQUESTED, self._on_request), (evt.EVT_C_STORE, self._on_store)]
         address = (self.section.host, self.section.port if port is None else port)
         self._server = ae.start_server(address, block=False, evt_handlers=handlers)
         return int(self._server.server_address[1])
@@ -109,7 +107,7 @@ class StorageSCP:
         try:
             study_uid = str(event.dataset.StudyInstanceUID)
             sop_uid = str(event.request.AffectedSOPInstanceUID)
-        except Exception:  # noqa: BLE001 - undecodable or without a Study UID: refuse it
+        except Exception:  # undecodable, or without a Study UID: refuse it
             log.warning("instance refused: no readable Study Instance UID")
             return _CANNOT_UNDERSTAND
         if not study_uid or not sop_uid:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydicom import dcmread
@@ -30,13 +32,16 @@ def studies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"first": first, "second": second, "copy": root / "copy"}
 
 
+MakeListener = Callable[..., Listener]
+
+
 @pytest.fixture
-def listener(tmp_path: Path):  # type: ignore[no-untyped-def]
+def listener(tmp_path: Path) -> Iterator[MakeListener]:
     """A listener (started by the test), stopped afterwards; nothing of it may survive."""
     made: list[Listener] = []
 
-    def make(**kwargs: object) -> Listener:
-        made.append(Listener(tmp_path / f"listen{len(made)}", **kwargs))  # type: ignore[arg-type]
+    def make(**kwargs: Any) -> Listener:
+        made.append(Listener(tmp_path / f"listen{len(made)}", **kwargs))
         return made[-1]
 
     yield make
@@ -50,8 +55,8 @@ def _duplicates(archive: Path) -> list[dict[str, object]]:
     return json.loads(dedup_cli("duplicates", "-a", str(archive), "--format", "json").stdout)
 
 
-def test_studies_are_indexed_and_a_copy_sent_later_is_found(studies: dict[str, Path],
-                                                            listener) -> None:  # type: ignore[no-untyped-def]
+def test_studies_are_indexed_and_a_copy_sent_later_is_found(
+        studies: dict[str, Path], listener: MakeListener) -> None:
     server = listener().start()
     for name in ("first", "second"):
         assert storescu(studies[name], server.port).returncode == 0
@@ -71,7 +76,8 @@ def test_studies_are_indexed_and_a_copy_sent_later_is_found(studies: dict[str, P
     assert "Traceback" not in server.text()
 
 
-def test_a_study_resent_is_an_exact_duplicate(studies: dict[str, Path], listener) -> None:  # type: ignore[no-untyped-def]
+def test_a_study_resent_is_an_exact_duplicate(
+        studies: dict[str, Path], listener: MakeListener) -> None:
     server = listener().start()
     assert storescu(studies["second"], server.port).returncode == 0
     server.wait_for(r"indexed 1 studies .* 6 new instances")
@@ -81,7 +87,8 @@ def test_a_study_resent_is_an_exact_duplicate(studies: dict[str, Path], listener
     assert len(server.spooled()) == 12  # a re-send never overwrites the first copy
 
 
-def test_calling_ae_titles_not_allowed_are_rejected(studies: dict[str, Path], listener) -> None:  # type: ignore[no-untyped-def]
+def test_calling_ae_titles_not_allowed_are_rejected(
+        studies: dict[str, Path], listener: MakeListener) -> None:
     server = listener(allowed=f"{SENDER}, PINNED@10.0.0.9").start()
     for aet in ("INTRUDER", "PINNED"):  # unknown; known but from another address
         refused = storescu(studies["first"], server.port, aet=aet)
@@ -93,7 +100,8 @@ def test_calling_ae_titles_not_allowed_are_rejected(studies: dict[str, Path], li
     assert server.stop() == 0
 
 
-def test_kill_9_mid_send_loses_nothing_acknowledged(tmp_path: Path, listener) -> None:  # type: ignore[no-untyped-def]
+def test_kill_9_mid_send_loses_nothing_acknowledged(
+        tmp_path: Path, listener: MakeListener) -> None:
     write_studies(tmp_path / "many", 6, seed=500, slices=4)  # 72 instances
     server = listener(idle=0.3, workers=2).start()
     sender = storescu_background(tmp_path / "many", server.port, tmp_path / "storescu.log")
