@@ -77,7 +77,8 @@ class StorageSCP:
         for context in [*StoragePresentationContexts, *VerificationPresentationContexts]:
             ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES)
         ae.maximum_pdu_size = 0  # no limit: fewer, larger PDUs
-        handlers: list[Any] = [(evt.EVT_REQUESTED, self._on_request), (evt.EVT_C_STORE, self._on_store)]
+        handlers: list[Any] = [(evt.EVT_REQUESTED, self._on_request),
+                               (evt.EVT_C_STORE, self._on_store)]
         address = (self.section.host, self.section.port if port is None else port)
         self._server = ae.start_server(address, block=False, evt_handlers=handlers)
         return int(self._server.server_address[1])
