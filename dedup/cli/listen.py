@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -42,6 +43,7 @@ def listen(
     if loaded.listen is not None and host is not None:
         loaded = replace(loaded, listen=replace(loaded.listen, host=host))
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    sys.setswitchinterval(0.001)  # indexing (same process) yields the GIL to receiving sooner
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
