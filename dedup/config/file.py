@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dedup.config.dimse import DimseSource, check_dimse
 from dedup.config.env import ENV_PREFIX, env_name, env_overrides, from_text
 from dedup.config.listen import ListenSection, check_listen
 from dedup.config.settings import Settings, declared, setting
@@ -95,7 +96,7 @@ class OrthancSource:
         return env.get(self.password_env, "") if self.password_env else ""
 
 
-Source = PathSource | OrthancSource
+Source = PathSource | OrthancSource | DimseSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +129,8 @@ class Config:
     listen: ListenSection | None = None  # [listen]: `dedup listen`'s storage SCP
 
 
-_SOURCE_TYPES: dict[str, type[PathSource] | type[OrthancSource]] = {
-    **dict.fromkeys(PATH_TYPES, PathSource), "orthanc": OrthancSource}
+_SOURCE_TYPES: dict[str, type[PathSource] | type[OrthancSource] | type[DimseSource]] = {
+    **dict.fromkeys(PATH_TYPES, PathSource), "orthanc": OrthancSource, "dimse": DimseSource}
 _SECTIONS = {"sources", "service", "listen"}
 
 
@@ -182,6 +183,7 @@ def describe() -> dict[str, list[tuple[str, Any, str]]]:
     return {"top level": list(declared(Settings)),
             "[[sources]] folder/zip/dicomdir": list(declared(PathSource)),
             "[[sources]] orthanc": list(declared(OrthancSource)),
+            "[[sources]] dimse": list(declared(DimseSource)),
             "[service]": list(declared(ServiceSection)),
             "[listen]": list(declared(ListenSection))}
 
@@ -252,6 +254,8 @@ def _sources(raw: Any, base: Path, env: Mapping[str, str], problems: list[str], 
             if not source.path:
                 problems.append(f"{where}: path is required for a {kind} source")
             source = replace(source, path=str(base / source.path))
+        elif isinstance(source, DimseSource):
+            check_dimse(source, where, problems)
         else:
             _check_orthanc(source, where, env, problems)
         out.append(source)

@@ -117,7 +117,7 @@ class StorageSCP:
         folder = study_folder(self.spool, study_uid)
         name = f"{_digest(sop_uid, 32)}-{self._prefix}-{next(self._arrivals)}.dcm"
         try:
-            _durable_write(event.encoded_dataset(), self.partial / f"{name}.part",
+            write_durably(event.encoded_dataset(), self.partial / f"{name}.part",
                            folder / name)
         except OSError as exc:
             log.error("instance refused: cannot write the spool %s: %s", self.spool,
@@ -129,7 +129,7 @@ class StorageSCP:
         return _SUCCESS
 
 
-def _durable_write(data: bytes, temporary: Path, target: Path) -> None:
+def write_durably(data: bytes, temporary: Path, target: Path) -> None:
     """Write ``data`` to ``target`` through ``temporary``: complete and on disk, or absent.
 
     The lead may fold this into a shared spool module (dedup/ingest/orthanc.py writes the same
