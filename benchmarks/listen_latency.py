@@ -72,7 +72,8 @@ def main() -> None:
         receiver.stop()
     server = Listener(args.dir / "listen", idle=args.idle, workers=2).start()
     try:
-        results["listen_while_indexing_instances_per_s"] = _send(args.dir / "studies", server.port, instances)
+        results["listen_while_indexing_instances_per_s"] = _send(args.dir / "studies",
+                                                                 server.port, instances)
         server.wait_for(r"indexed \d+ studies", timeout=600)
         _wait_until_indexed(server, instances)
         delays = [_duplicate_delay(server, copy, n + 1) for n, copy in enumerate(copies)]

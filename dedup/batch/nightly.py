@@ -23,7 +23,7 @@ from dedup import __version__
 from dedup.archive.db import batch_lock, beside
 from dedup.archive.publish import published_path
 from dedup.batch.pipeline import index
-from dedup.config.file import Config, OrthancSource, PathSource
+from dedup.config.file import Config, DimseSource, OrthancSource, PathSource
 from dedup.errors import (
     ArchiveLocked,
     DedupError,
@@ -31,7 +31,8 @@ from dedup.errors import (
     NothingDone,
     disk_full_is_storage_error,
 )
-from dedup.ingest.orthanc import PullResult, pull, spool_dir
+from dedup.ingest.dimse import pull_dimse
+from dedup.ingest.orthanc import PullResult, pull
 from dedup.records import RunSummary
 
 log = logging.getLogger("dedup.batch.nightly")
@@ -165,13 +166,17 @@ def _gather(config: Config, report: NightlyReport) -> list[str]:
         elif result.pending:
             entry.status = "pending"
             entry.detail = f"{result.pending} instances failed; retried next run"
-        paths.append(str(spool_dir(root, source)))  # always: an interrupted run left files
+        paths.append(str(root / source.name))  # spool_dir() of every PACS source; always:
+        # an interrupted run left files
     return paths
 
 
-def _pull(source: OrthancSource, root: Path) -> PullResult:
+def _pull(source: OrthancSource | DimseSource, root: Path) -> PullResult:
     log.info("source %s: pulling new instances", source.name)
-    result = pull(source, root, password=source.password())
+    if isinstance(source, DimseSource):
+        result = pull_dimse(source, root)
+    else:
+        result = pull(source, root, password=source.password())
     log.info("source %s: %d files pulled (%.1f MB), %d already spooled, %d retried, %d gone, "
              "%d waiting for retry in %.1f s", source.name, result.fetched, result.bytes / 1e6,
              result.already, result.retried, result.gone, result.pending, result.seconds)

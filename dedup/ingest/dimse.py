@@ -33,11 +33,11 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.uid import (
+    JPEG2000,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
-    JPEG2000,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
@@ -197,8 +197,10 @@ class _Puller:
         return False
 
     def _association(self, folder: Path | None = None) -> Any:
-        handlers = [] if folder is None else [(evt.EVT_C_STORE, self._store_into(folder))]
-        roles = [build_role(str(c.abstract_syntax), scp_role=True)
+        handlers: list[Any] = []
+        if folder is not None:
+            handlers.append((evt.EVT_C_STORE, self._store_into(folder)))
+        roles: list[Any] = [build_role(str(c.abstract_syntax), scp_role=True)
                  for c in StoragePresentationContexts]
         assoc = self.ae.associate(self.source.host, self.source.port,
                                   ae_title=self.source.called_ae, ext_neg=roles,
