@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +14,8 @@ from dedup.batch.pipeline import index
 from dedup.config import Settings
 from dedup.config.dimse import DimseSource
 from dedup.ingest.dimse import pull_dimse
+from dedup.ingest.orthanc import PullResult
+from tests.conftest import dedup_cli
 from tests.pacs import OrthancServer, free_port, write_studies
 
 TODAY = date(2024, 1, 2)  # the studies are dated 2024-01-01: inside the overlap
@@ -72,3 +77,36 @@ def test_an_unknown_calling_ae_title_is_refused_by_the_pacs(pacs: OrthancServer,
     result = pull_dimse(_source(pacs, calling_ae="STRANGER", start_date="20231201"),
                         tmp_path / "spool", today=TODAY)
     assert result.fetched == 0 and (result.unreachable or result.pending)
+
+
+def test_pacs_stopped_mid_retrieval_then_the_next_pull_gets_the_rest(
+        pacs: OrthancServer, tmp_path: Path) -> None:
+    for folder in write_studies(tmp_path / "studies", 3, seed=780, slices=10):  # 90 instances
+        pacs.upload(folder)
+    spool = tmp_path / "spool"
+    source = _source(pacs, start_date="20231201", max_failures=1)
+    pulling = threading.Thread(target=lambda: results.append(
+        pull_dimse(source, spool, today=TODAY)))
+    results: list[PullResult] = []
+    pulling.start()
+    while len(list(spool.rglob("*.dcm"))) < 20 and pulling.is_alive():
+        time.sleep(0.005)
+    pacs.stop(kill=True)
+    pulling.join(60)
+    assert results[0].unreachable and results[0].fetched < 90
+    pacs.start()
+    rest = pull_dimse(source, spool, today=TODAY)
+    assert rest.unreachable == "" and results[0].fetched + rest.fetched == 90
+    assert len(list((spool / "pacs").rglob("*.dcm"))) == 90
+    assert not any((spool / ".partial").iterdir())
+
+
+def test_nightly_pulls_and_indexes_a_dimse_source(pacs: OrthancServer, tmp_path: Path) -> None:
+    pacs.upload(write_studies(tmp_path / "studies", 1, seed=800)[0])
+    config = tmp_path / "dedup.toml"
+    config.write_text(f'archive = "archive.duckdb"\nworkers = 1\n\n[[sources]]\nname = "pacs"\n'
+                      f'type = "dimse"\nhost = "127.0.0.1"\nport = {pacs.dicom_port}\n'
+                      f'called_ae = "ORTHANC"\nstart_date = "20231201"\n')
+    report = json.loads(dedup_cli("nightly", "-c", str(config), "--format", "json").stdout)
+    assert report["status"] == "ok" and report["sources"][0]["pull"]["fetched"] == 6
+    assert report["index"]["instances"] == 6
