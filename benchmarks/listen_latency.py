@@ -3,7 +3,8 @@
 1. Writes ``--studies`` generated MR studies (3 series x ``--slices`` images each) and, for
    ``--copies`` of them, a re-identified copy (dicognito: new UIDs and names, same pixels).
 2. Reference: DCMTK ``storescu`` sends the folder, in one association, to a real Orthanc on
-   loopback (its DICOM port; started as the tests start it). Instances per second.
+   loopback (its DICOM port; started as the tests start it). Instances per second. Then the
+   DIMSE source pulls them back (C-FIND, then one C-GET per study): instances per second.
 3. The same folder through ``dedup listen`` (a subprocess, as in production): instances per
    second acknowledged. Each acknowledgement waits for the instance to be fsynced in the
    spool. Twice: receiving only (an idle time longer than the send), then with the studies
@@ -34,9 +35,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dedup.config.dimse import DimseSource
+from dedup.ingest.dimse import pull_dimse
 from dedup.synth.tools import anonymise
 from tests.listener import Listener, acknowledged, storescu
-from tests.pacs import OrthancServer, write_studies
+from tests.pacs import OrthancServer, free_port, write_studies
 
 
 def main() -> None:
@@ -62,8 +65,8 @@ def main() -> None:
                                "megabytes": round(_size(args.dir / "studies") / 1e6, 1),
                                "idle_seconds": args.idle,
                                "tcp_nodelay": os.environ.get("TCP_NODELAY", "")}
-    results["orthanc_instances_per_s"] = _to_orthanc(args.dir / "orthanc",
-                                                     args.dir / "studies", instances)
+    results["orthanc_instances_per_s"], results["c_get_from_orthanc_instances_per_s"] = (
+        _to_orthanc(args.dir / "orthanc", args.dir / "studies", instances))
     receiver = Listener(args.dir / "receive-only", idle=3600, workers=2).start()
     try:
         results["listen_receive_only_instances_per_s"] = _send(args.dir / "studies",
@@ -89,10 +92,17 @@ def main() -> None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
-def _to_orthanc(root: Path, folder: Path, instances: int) -> float:
-    orthanc = OrthancServer(root, dicom=True).start()
+def _to_orthanc(root: Path, folder: Path, instances: int) -> tuple[float, float]:
+    """Instances/s sent to Orthanc with storescu, then pulled back with the DIMSE source."""
+    orthanc = OrthancServer(root, dicom=True, modalities={"DEDUP": free_port()}).start()
     try:
-        return _send(folder, orthanc.dicom_port, instances, aec="ORTHANC")
+        sent = _send(folder, orthanc.dicom_port, instances, aec="ORTHANC")
+        source = DimseSource(name="bench", host="127.0.0.1", port=orthanc.dicom_port,
+                             called_ae="ORTHANC", start_date="19000101")
+        pulled = pull_dimse(source, root / "spool")
+        if pulled.fetched != instances or pulled.unreachable:
+            raise RuntimeError(f"C-GET pulled {pulled.fetched}/{instances}: {pulled.unreachable}")
+        return sent, round(instances / pulled.seconds, 1)
     finally:
         orthanc.stop()
 

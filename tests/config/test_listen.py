@@ -64,3 +64,4 @@ def test_every_key_is_documented() -> None:
         f.name for f in fields(ListenSection)]
     for f in fields(ListenSection):
         assert f.metadata["help"] and f"`{f.name}`" in doc, f.name
+
