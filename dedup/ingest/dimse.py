@@ -278,14 +278,20 @@ def _since(mark: str, source: DimseSource) -> str:
 
 
 def _load_state(path: Path) -> _State:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    """The saved state; a fresh one when there is none.
+
+    Raises:
+        StorageError: the file cannot be read or lacks the mark or the counts.
+
+    """
+    if not path.exists():
         return _State()
-    except (ValueError, OSError) as exc:
-        raise StorageError(f"state file {str(path)!r} is unreadable ({exc}); restore it, or "
+    try:
+        doc = json.loads(path.read_bytes())
+        return _State(str(doc["cursor"]), dict(doc["studies"]))
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise StorageError(f"state file {str(path)!r} is unreadable ({exc!r}); restore it, or "
                            "delete it to query the PACS from start_date again") from None
-    return _State(str(doc.get("cursor", "")), dict(doc.get("studies", {})))
 
 
 def _save_state(path: Path, state: _State, partial: Path) -> None:

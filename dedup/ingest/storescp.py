@@ -35,6 +35,7 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, StoragePresentationContexts, e
 from pynetdicom.presentation import VerificationPresentationContexts
 
 from dedup.config.listen import ListenSection
+from dedup.ingest.orthanc import _fsync_dir  # the shared spool module's, once it exists
 from dedup.private import private_folder, private_opener
 
 log = logging.getLogger("dedup.listen")
@@ -132,8 +133,8 @@ class StorageSCP:
 def write_durably(data: bytes, temporary: Path, target: Path) -> None:
     """Write ``data`` to ``target`` through ``temporary``: complete and on disk, or absent.
 
-    The lead may fold this into a shared spool module (dedup/ingest/orthanc.py writes the same
-    way).
+    Used by the listener and the DIMSE source; dedup/ingest/orthanc.py writes the same way
+    (one shared spool module can hold all three).
     """
     with open(temporary, "wb", opener=private_opener) as fh:
         fh.write(data)
@@ -146,14 +147,6 @@ def write_durably(data: bytes, temporary: Path, target: Path) -> None:
     _fsync_dir(target.parent)
     if new:
         _fsync_dir(target.parent.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _digest(uid: str, length: int) -> str:
