@@ -112,7 +112,7 @@ def test_kill_9_mid_send_loses_nothing_acknowledged(
     sender.wait(60)
     assert survivors(server.mark) == []  # workers and fork server die with it
     acked = acknowledged((tmp_path / "storescu.log").read_text())
-    assert 30 <= len(acked) < 72, "the kill did not land mid-send"
+    assert 0 < len(acked) < 72, "the kill did not land mid-send"
     spooled = {str(dcmread(p, stop_before_pixels=True).SOPInstanceUID)
                for p in server.spooled()}
     assert {str(dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in acked} <= spooled
