@@ -66,7 +66,8 @@ class Listener:
     """``dedup listen`` on a free loopback port, its archive and log under ``root``."""
 
     def __init__(self, root: Path, *, allowed: str = SENDER, idle: float = 1.0,
-                 workers: int = 1) -> None:
+                 workers: int = 1, extra: str = "", env: dict[str, str] | None = None) -> None:
+        """``extra``: more ``[listen]`` keys (TOML lines); ``env``: more environment."""
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -75,9 +76,9 @@ class Listener:
         self.config = root / "listen.toml"
         self.config.write_text(f'archive = "archive.duckdb"\nworkers = {workers}\n'
                                f'publish = false\n\n[listen]\nport = {self.port}\n'
-                               f'allowed = "{allowed}"\nidle_seconds = {idle}\n')
+                               f'allowed = "{allowed}"\nidle_seconds = {idle}\n{extra}\n')
         self.log = root / "listen.log"
-        self.env, self.mark = marked_env(os.environ)
+        self.env, self.mark = marked_env({**os.environ, **(env or {})})
         self.process: subprocess.Popen[bytes] | None = None
         self._offset = 0
 

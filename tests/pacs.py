@@ -42,11 +42,13 @@ class OrthancServer:
     """One Orthanc process with its own storage, on a free loopback port, with basic auth.
 
     ``dicom``: also its DICOM port (AE title ``ORTHANC``, on ``dicom_port``), which accepts
-    the AE titles in ``modalities`` ({AE title: port on loopback}).
+    the AE titles in ``modalities`` ({AE title: port on loopback}). ``metadata``: Orthanc's
+    ``UserMetadata`` ({name: index >= 1024}).
     """
 
     def __init__(self, root: Path, *, dicom: bool = False,
-                 modalities: dict[str, int] | None = None) -> None:
+                 modalities: dict[str, int] | None = None,
+                 metadata: dict[str, int] | None = None) -> None:
         self.root = root
         self.port = free_port()
         self.dicom_port = free_port() if dicom else 0
@@ -57,7 +59,7 @@ class OrthancServer:
                   "DicomServerEnabled": False, "RemoteAccessAllowed": False,
                   "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
                   "Plugins": [], "StorageCompression": False, "SaveJobs": False,
-                  "HttpTimeout": 10}
+                  "HttpTimeout": 10, "UserMetadata": metadata or {}}
         if dicom:
             config.update(DicomServerEnabled=True, DicomPort=self.dicom_port,
                           DicomAet="ORTHANC", DicomCheckCalledAet=True,

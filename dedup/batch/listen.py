@@ -24,7 +24,9 @@ from pathlib import Path
 
 from dedup.archive.db import Archive, beside
 from dedup.batch.pipeline import index
+from dedup.batch.writeback import Finding, write_back
 from dedup.config.file import Config
+from dedup.config.listen import ListenSection
 from dedup.config.settings import Settings
 from dedup.errors import (
     ArchiveError,
@@ -85,7 +87,7 @@ def listen(config: Config, stop: threading.Event, *, port: int | None = None,
             due = quiet.due(section.idle_seconds, _STUDIES_PER_RUN)
             if not due:
                 stop.wait(_POLL)
-            elif not _index_studies(due, config.settings):
+            elif not _index_studies(due, config.settings, section):
                 quiet.again(due)
     finally:
         scp.stop()
@@ -128,7 +130,7 @@ class QuietStudies:
             return len(self._last)
 
 
-def _index_studies(folders: list[Path], settings: Settings) -> bool:
+def _index_studies(folders: list[Path], settings: Settings, section: ListenSection) -> bool:
     """Index and match ``folders`` in one run and log what it found; False: try again later."""
     try:
         with disk_full_is_storage_error(settings.archive):
@@ -145,17 +147,24 @@ def _index_studies(folders: list[Path], settings: Settings) -> bool:
     log.info("indexed %d studies in run %d: %d new instances, %d recognised, %d quarantined "
              "in %.1f s", len(folders), summary.run_id, summary.instances, summary.recognised,
              summary.quarantined, summary.seconds)
-    _log_duplicates(settings.archive, summary.run_id)
+    findings = _log_duplicates(settings.archive, summary.run_id)
+    if findings and section.writeback_url:
+        flagged = write_back(section, findings, section.password())
+        log.info("written back: %d of %d findings flagged on the PACS", flagged, len(findings))
     return True
 
 
-def _log_duplicates(archive: str, run_id: int) -> None:
+def _log_duplicates(archive: str, run_id: int) -> list[Finding]:
+    """Log the duplicates a run found (by study key) and return them for the write-back."""
     try:
         with Archive.open(archive, read_only=True) as db:
             rows = db.run("run_duplicates", [run_id])
     except (ArchiveError, ArchiveLocked) as exc:  # a nightly holds it; the rows are there
         log.info("duplicates of run %d not listed: %s", run_id, exc)
-        return
-    for study, kind, other, score, size in rows.iter_rows():
+        return []
+    findings = []
+    for study, kind, other, score, size, uid, of_uid in rows.iter_rows():
         log.warning("duplicate: study %d is %s of study %d (score %.3f, %d bytes reclaimable, "
                     "run %d)", study, kind, other, score, size, run_id)
+        findings.append(Finding(uid, kind, of_uid, score))
+    return findings

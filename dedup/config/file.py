@@ -166,7 +166,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     listen = None
     if "listen" in doc:
         listen = check_listen(_section(ListenSection, doc["listen"], "[listen]", problems),
-                              base, "[listen]", problems)
+                              base, "[listen]", problems, env)
     service = _section(ServiceSection, doc.get("service", {}), "[service]", problems)
     problems += template_problems(service.viewer_url, "[service]: viewer_url")
     tokens = _tokens(service, base, env, problems)

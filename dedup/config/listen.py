@@ -16,9 +16,12 @@ rejected (A-ASSOCIATE-RJ, calling AE title not recognised).
 from __future__ import annotations
 
 import ipaddress
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dedup.config.settings import setting
 
@@ -39,6 +42,18 @@ class ListenSection:
                              "[default: <archive>.listen beside the archive].")
     idle_seconds: float = setting(10.0, "Seconds without a new instance after which a study "
                                         "counts as complete: it is indexed and matched.")
+    writeback_url: str = setting("", "Orthanc REST API to flag duplicates on (metadata of the "
+                                     "duplicate study); empty: none.")
+    writeback_username: str = setting("", "HTTP basic-auth user of writeback_url.")
+    writeback_password_env: str = setting("", "Environment variable holding that user's "
+                                              "password (never the file).")
+    writeback_metadata: str = setting("DedupFinding", "Name of the metadata written; declare "
+                                                      "it in Orthanc's UserMetadata.")
+
+    def password(self, environ: Mapping[str, str] | None = None) -> str:
+        """The write-back password from ``writeback_password_env`` (empty when none)."""
+        env = os.environ if environ is None else environ
+        return env.get(self.writeback_password_env, "") if self.writeback_password_env else ""
 
     def peers(self) -> dict[str, frozenset[str]]:
         """The allowed calling AE titles, each with its addresses (empty: any address)."""
@@ -52,8 +67,8 @@ class ListenSection:
         return {title: frozenset(hosts) for title, hosts in out.items()}
 
 
-def check_listen(section: ListenSection, base: Path, where: str, problems: list[str]
-                 ) -> ListenSection:
+def check_listen(section: ListenSection, base: Path, where: str, problems: list[str],
+                 env: Mapping[str, str]) -> ListenSection:
     """Validate ``[listen]``, appending every problem; return it with its spool resolved.
 
     Args:
@@ -61,6 +76,7 @@ def check_listen(section: ListenSection, base: Path, where: str, problems: list[
         base: the configuration file's folder (a relative spool is relative to it).
         where: how problems name the section.
         problems: where problems are appended.
+        env: the environment (``writeback_password_env`` must be set in it).
 
     """
     problems += [f"{where}: {p}" for p in _ae_problems("ae_title", section.ae_title)]
@@ -76,7 +92,24 @@ def check_listen(section: ListenSection, base: Path, where: str, problems: list[
         problems += [f"{where}: {p}" for p in _ae_problems("allowed", title)]
         problems += [f"{where}: allowed {title}@{h}: {h!r} is not an IP address"
                      for h in sorted(hosts) if not _is_address(h)]
+    problems += [f"{where}: {p}" for p in _writeback_problems(section, env)]
     return replace(section, spool=str(base / section.spool)) if section.spool else section
+
+
+def _writeback_problems(section: ListenSection, env: Mapping[str, str]) -> list[str]:
+    if not section.writeback_url:
+        return []
+    url = urlsplit(section.writeback_url)
+    out = []
+    if url.scheme not in ("http", "https") or not url.hostname or url.username:
+        out.append(f"writeback_url={section.writeback_url!r} must be http(s)://host[:port]"
+                   "[/prefix], credentials in writeback_username and writeback_password_env")
+    if section.writeback_password_env and section.writeback_password_env not in env:
+        out.append(f"writeback_password_env names {section.writeback_password_env!r}, which "
+                   "is not set in the environment")
+    if section.writeback_username and not section.writeback_password_env:
+        out.append("writeback_username is set but writeback_password_env is not")
+    return out
 
 
 def _ae_problems(name: str, title: Any) -> list[str]:

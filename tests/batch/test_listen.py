@@ -17,7 +17,7 @@ from dedup.synth.tools import anonymise, study_uid, transcode
 from tests.conftest import dedup_cli, index_json
 from tests.listener import SENDER, Listener, acknowledged, storescu, storescu_background
 from tests.orphans import survivors
-from tests.pacs import write_studies
+from tests.pacs import PASSWORD, PASSWORD_ENV, USER, OrthancServer, write_studies
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -74,6 +74,27 @@ def test_studies_are_indexed_and_a_copy_sent_later_is_found(
     assert [(r["kind"], r["study_uid"], r["duplicate_of_study_uid"]) for r in rows] == [
         ("same-content", study_uid(studies["copy"]), study_uid(studies["first"]))]
     assert "Traceback" not in server.text()
+
+
+def test_a_copy_is_flagged_on_the_orthanc_that_holds_it(
+        studies: dict[str, Path], listener: MakeListener, tmp_path: Path) -> None:
+    pacs = OrthancServer(tmp_path / "orthanc", metadata={"DedupFinding": 1024}).start()
+    try:
+        pacs.upload(studies["copy"])  # the router sends to the PACS and to dedup
+        extra = (f'writeback_url = "{pacs.url}"\nwriteback_username = "{USER}"\n'
+                 f'writeback_password_env = "{PASSWORD_ENV}"')
+        server = listener(extra=extra, env={PASSWORD_ENV: PASSWORD}).start()
+        assert storescu(studies["first"], server.port).returncode == 0
+        server.wait_for(r"indexed 1 studies")
+        assert storescu(studies["copy"], server.port, propose=("-xt",)).returncode == 0
+        server.wait_for(r"written back: 1 of 1 findings")
+        assert server.stop() == 0
+        [found] = pacs._request("POST", "/tools/lookup", study_uid(studies["copy"]).encode())
+        flag = pacs.get(f"/studies/{found['ID']}/metadata/DedupFinding")
+        assert flag == {"kind": "same-content", "duplicate_of": study_uid(studies["first"]),
+                        "score": 1.0}
+    finally:
+        pacs.stop()
 
 
 def test_a_study_resent_is_an_exact_duplicate(
