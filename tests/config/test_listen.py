@@ -46,6 +46,19 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         assert expected in text
 
 
+def test_write_back_needs_an_http_url_and_its_password_in_the_environment(
+        tmp_path: Path) -> None:
+    keys = ('allowed = "A"\nwriteback_url = "ftp://u:p@pacs"\nwriteback_username = "dedup"\n'
+            'writeback_password_env = "PACS_PW"')
+    with pytest.raises(UsageError) as caught:
+        load_config(_config(tmp_path, keys), {})
+    assert "must be http(s)" in str(caught.value) and "'PACS_PW', which is not set" in str(
+        caught.value)
+    keys = keys.replace("ftp://u:p@pacs", "http://pacs:8042")
+    config = load_config(_config(tmp_path, keys), {"PACS_PW": "secret"})
+    assert config.listen is not None and config.listen.password({"PACS_PW": "s"}) == "s"
+
+
 def test_an_empty_allow_list_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="allowed is empty"):
         load_config(_config(tmp_path, 'ae_title = "DEDUP"'), {})
