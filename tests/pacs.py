@@ -51,12 +51,17 @@ class OrthancServer:
     """One Orthanc process with its own storage, on a free loopback port, with basic auth.
 
     With ``dicomweb`` it loads the DICOMweb plugin, serving QIDO-RS and WADO-RS under
-    :attr:`dicomweb_url`; with ``dicom`` it also listens for DICOM on :attr:`dicom_port`.
+    :attr:`dicomweb_url`. ``dicom``: also its DICOM port (AE title ``ORTHANC``, on
+    ``dicom_port``), which accepts the AE titles in ``modalities`` ({AE title: port on
+    loopback}). ``metadata``: Orthanc's ``UserMetadata`` ({name: index >= 1024}).
     """
 
-    def __init__(self, root: Path, *, dicomweb: bool = False, dicom: bool = False) -> None:
+    def __init__(self, root: Path, *, dicomweb: bool = False, dicom: bool = False,
+                 modalities: dict[str, int] | None = None,
+                 metadata: dict[str, int] | None = None) -> None:
         self.root = root
         self.port = free_port()
+        self.dicom_port = free_port() if dicom else 0
         self.process: subprocess.Popen[bytes] | None = None
         root.mkdir(parents=True, exist_ok=True)
         config = {"Name": "dedup-test", "StorageDirectory": str(root / "db"),
@@ -64,10 +69,12 @@ class OrthancServer:
                   "DicomServerEnabled": False, "RemoteAccessAllowed": False,
                   "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
                   "Plugins": [], "StorageCompression": False, "SaveJobs": False,
-                  "HttpTimeout": 10}
-        self.dicom_port = free_port() if dicom else 0  # C-STORE SCP as AE ORTHANC on loopback
+                  "HttpTimeout": 10, "UserMetadata": metadata or {}}
         if dicom:
-            config.update(DicomServerEnabled=True, DicomPort=self.dicom_port, DicomAet="ORTHANC")
+            config.update(DicomServerEnabled=True, DicomPort=self.dicom_port,
+                          DicomAet="ORTHANC", DicomCheckCalledAet=True,
+                          DicomModalities={ae: [ae, "127.0.0.1", port]
+                                           for ae, port in (modalities or {}).items()})
         if dicomweb:
             config["Plugins"] = [dicomweb_plugin()]
             config["DicomWeb"] = {"Enable": True, "Root": "/dicom-web/"}

@@ -23,7 +23,7 @@ from dedup import __version__
 from dedup.archive.db import batch_lock, beside
 from dedup.archive.publish import published_path
 from dedup.batch.pipeline import index
-from dedup.config.file import Config, DicomwebSource, OrthancSource, PathSource
+from dedup.config.file import Config, DicomwebSource, DimseSource, OrthancSource, PathSource
 from dedup.errors import (
     ArchiveLocked,
     DedupError,
@@ -32,6 +32,7 @@ from dedup.errors import (
     disk_full_is_storage_error,
 )
 from dedup.ingest import dicomweb
+from dedup.ingest.dimse import pull_dimse
 from dedup.ingest.orthanc import PullResult, pull
 from dedup.ingest.spool import spool_dir
 from dedup.records import RunSummary
@@ -173,10 +174,12 @@ def _gather(config: Config, report: NightlyReport) -> list[str]:
     return paths
 
 
-def _pull(source: OrthancSource | DicomwebSource, root: Path) -> PullResult:
+def _pull(source: OrthancSource | DicomwebSource | DimseSource, root: Path) -> PullResult:
     log.info("source %s: pulling new instances", source.name)
     if isinstance(source, DicomwebSource):
         result = dicomweb.pull(source, root)
+    elif isinstance(source, DimseSource):
+        result = pull_dimse(source, root)
     else:
         result = pull(source, root, password=source.password())
     log.info("source %s: %d files pulled (%.1f MB), %d already spooled, %d retried, %d gone, "

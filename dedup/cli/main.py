@@ -14,6 +14,7 @@ from dedup.cli import (
     demo,
     evaluate,
     index,
+    listen,
     match,
     nightly,
     quarantine,
@@ -43,6 +44,7 @@ app.command(cls=Command)(demo.demo)
 app.command(cls=Command)(dashboard.dashboard)
 app.command(cls=Command)(check.check)
 app.command(cls=Command)(serve.serve)
+app.command(cls=Command)(listen.listen)
 
 
 def _version(value: bool) -> None:

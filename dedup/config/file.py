@@ -51,7 +51,9 @@ from urllib.parse import urlsplit
 
 from dedup.config.clients import CdsClient, client_problems, raw_clients
 from dedup.config.dicomweb import DicomwebSource, dicomweb_problems, resolved
+from dedup.config.dimse import DimseSource, check_dimse
 from dedup.config.env import ENV_PREFIX, env_name, env_overrides, from_text
+from dedup.config.listen import ListenSection, check_listen
 from dedup.config.remote import RemoteSource
 from dedup.config.settings import Settings, declared, setting
 from dedup.config.tokens import accepted_tokens, read_tokens_file, split_tokens
@@ -97,7 +99,7 @@ class OrthancSource(RemoteSource):
         return env.get(self.password_env, "") if self.password_env else ""
 
 
-Source = PathSource | OrthancSource | DicomwebSource
+Source = PathSource | OrthancSource | DicomwebSource | DimseSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +145,14 @@ class Config:
     service: ServiceSection = ServiceSection()
     tokens: tuple[str, ...] = field(default=(), repr=False)
     path: Path | None = None
+    listen: ListenSection | None = None  # [listen]: `dedup listen`'s storage SCP
 
 
-_SOURCE_TYPES: dict[str, type[PathSource] | type[OrthancSource] | type[DicomwebSource]] = {
+_SOURCE_TYPES: dict[str, type[PathSource] | type[OrthancSource] | type[DicomwebSource]
+                    | type[DimseSource]] = {
     **dict.fromkeys(PATH_TYPES, PathSource), "orthanc": OrthancSource,
-    "dicomweb": DicomwebSource}
-_SECTIONS = {"sources", "service"}
+    "dicomweb": DicomwebSource, "dimse": DimseSource}
+_SECTIONS = {"sources", "service", "listen"}
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
@@ -179,7 +183,11 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     problems: list[str] = []
     base = path.resolve().parent
     settings = _settings(doc, base, env, problems)
-    sources = _sources(doc.get("sources", []), base, env, problems)
+    sources = _sources(doc.get("sources", []), base, env, problems, optional="listen" in doc)
+    listen = None
+    if "listen" in doc:
+        listen = check_listen(_section(ListenSection, doc["listen"], "[listen]", problems),
+                              base, "[listen]", problems, env)
     service = _service(doc.get("service", {}), problems)
     problems += template_problems(service.viewer_url, "[service]: viewer_url")
     tokens = _tokens(service, base, env, problems)
@@ -188,7 +196,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         raise UsageError(f"config file {str(path)!r} has {count}:\n"
                          + "\n".join(f"  - {p}" for p in problems))
     assert settings is not None
-    return Config(settings, sources, service, tokens, path)
+    return Config(settings, sources, service, tokens, path, listen)
 
 
 def describe() -> dict[str, list[tuple[str, Any, str]]]:
@@ -197,8 +205,10 @@ def describe() -> dict[str, list[tuple[str, Any, str]]]:
             "[[sources]] folder/zip/dicomdir": list(declared(PathSource)),
             "[[sources]] orthanc": list(declared(OrthancSource)),
             "[[sources]] dicomweb": list(declared(DicomwebSource)),
+            "[[sources]] dimse": list(declared(DimseSource)),
             "[service]": list(declared(ServiceSection)),
-            "[[service.cds_clients]]": list(declared(CdsClient))}
+            "[[service.cds_clients]]": list(declared(CdsClient)),
+            "[listen]": list(declared(ListenSection))}
 
 
 def _settings(doc: dict[str, Any], base: Path, env: Mapping[str, str],
@@ -241,12 +251,12 @@ def _check_paths(values: dict[str, Any], problems: list[str]) -> None:
             problems.append(f"{name}={value!r} is not a file")
 
 
-def _sources(raw: Any, base: Path, env: Mapping[str, str], problems: list[str]
-             ) -> tuple[Source, ...]:
+def _sources(raw: Any, base: Path, env: Mapping[str, str], problems: list[str], *,
+             optional: bool = False) -> tuple[Source, ...]:
     if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
         problems.append("sources must be an array of tables: one [[sources]] block per source")
         return ()
-    if not raw:
+    if not raw and not optional:  # a [listen]-only configuration needs none
         problems.append("no sources configured; add a [[sources]] block (see deploy/dedup.toml)")
     out: list[Source] = []
     seen: set[str] = set()
@@ -273,6 +283,8 @@ def _sources(raw: Any, base: Path, env: Mapping[str, str], problems: list[str]
         elif isinstance(source, DicomwebSource):
             source = resolved(source, base)
             problems += dicomweb_problems(source, where, env)
+        elif isinstance(source, DimseSource):
+            check_dimse(source, where, problems)
         else:
             _check_orthanc(source, where, env, problems)
         out.append(source)
