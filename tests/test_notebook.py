@@ -38,6 +38,7 @@ def test_analyst_notebook_runs_from_any_working_directory(
     (checkout / "demo").symlink_to(demo_archive.parent)  # as `make demo` leaves it
     for name in [k for k in os.environ if k.startswith("DEDUP_")]:
         monkeypatch.delenv(name)
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # importing streamlit sets it to Agg
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(notebook, timeout=180, kernel_name="python3", resources={
         "metadata": {"path": str(checkout / "notebooks" / "deeper")}})
