@@ -69,7 +69,8 @@ class OrthancServer:
                   "DicomServerEnabled": False, "RemoteAccessAllowed": False,
                   "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
                   "Plugins": [], "StorageCompression": False, "SaveJobs": False,
-                  "HttpTimeout": 10, "UserMetadata": metadata or {}}
+                  "HttpTimeout": 10, "UserMetadata": metadata or {},
+                  "MaximumStorageCacheSize": 0}  # every read goes to the storage folder
         if dicom:
             config.update(DicomServerEnabled=True, DicomPort=self.dicom_port,
                           DicomAet="ORTHANC", DicomCheckCalledAet=True,

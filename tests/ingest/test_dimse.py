@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -110,3 +113,37 @@ def test_nightly_pulls_and_indexes_a_dimse_source(pacs: OrthancServer, tmp_path:
     report = json.loads(dedup_cli("nightly", "-c", str(config), "--format", "json").stdout)
     assert report["status"] == "ok" and report["sources"][0]["pull"]["fetched"] == 6
     assert report["index"]["instances"] == 6
+
+
+def test_a_pacs_that_stops_answering_times_out_and_the_next_pull_gets_all(
+        pacs: OrthancServer, tmp_path: Path) -> None:
+    """Slow answers: the PACS is frozen (SIGSTOP) while asked; the pull gives up in time."""
+    pacs.upload(write_studies(tmp_path / "studies", 1, seed=820)[0])
+    spool, source = tmp_path / "spool", _source(pacs, start_date="20231201")
+    assert pacs.process is not None
+    os.kill(pacs.process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        frozen = pull_dimse(replace(source, timeout=2), spool, today=TODAY)
+        waited = time.monotonic() - started
+    finally:
+        os.kill(pacs.process.pid, signal.SIGCONT)
+    assert frozen.unreachable and frozen.fetched == 0 and waited < 60
+    assert pull_dimse(source, spool, today=TODAY).fetched == 6
+
+
+def test_a_study_the_pacs_cannot_send_is_retried_and_the_others_are_pulled(
+        pacs: OrthancServer, tmp_path: Path) -> None:
+    """A poison study: one of its files is gone from Orthanc's storage, so C-GET fails."""
+    studies = write_studies(tmp_path / "studies", 3, seed=840)
+    poison = pacs.upload(studies[0])[0]
+    for folder in studies[1:]:
+        pacs.upload(folder)
+    uuid = pacs.get(f"/instances/{poison}/attachments/dicom/info")["Uuid"]
+    (pacs.root / "db" / uuid[:2] / uuid[2:4] / uuid).unlink()
+    spool, source = tmp_path / "spool", _source(pacs, start_date="20231201")
+    for _ in range(2):  # asked for again each run; the others are pulled once
+        result = pull_dimse(source, spool, today=TODAY)
+        assert (result.pending, result.unreachable) == (1, "")
+        assert result.cursor <= 20240101  # the mark waits for the poison study
+    assert len(list((spool / "pacs").rglob("*.dcm"))) >= 12
