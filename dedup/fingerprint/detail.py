@@ -61,6 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dedup.fingerprint.grid import area_sums, block_sums, residual
+from dedup.fingerprint.projection import project, projection, simhash
 
 VERSION, RECORDED = 2, 3  # without and with the exposure record
 STRUCTURE_GRID, ALIGN_GRID, NOISE_CROP = 128, 32, 256
@@ -76,59 +77,13 @@ _UNIT = 4096  # the alignment part's int16 value of 1 (projections of a unit vec
 LOOK_GRID, LOOK_BITS = 32, 64
 
 
-def _signs(seed: int, shape: tuple[int, ...]) -> np.ndarray:
-    """±1 (float32) from the raw bits of PCG64: stable across numpy versions."""
-    count = math.prod(shape)
-    raw = np.random.PCG64(seed).random_raw((count + 63) // 64).astype("<u8")
-    bits = np.unpackbits(raw.view(np.uint8), bitorder="little")[:count]
-    return (bits.astype(np.float32) * 2 - 1).reshape(shape)
-
-
-def _hadamard_rows(seed: int, count: int, width: int) -> np.ndarray:
-    """``count`` rows of a Sylvester Hadamard matrix, ``width`` columns of it sign-flipped.
-
-    Near-orthogonal ±1 projections (float32): they estimate a correlation with less spread
-    than independent random ones.
-    """
-    order = 1 << (width - 1).bit_length()
-    rows = np.argsort(np.random.PCG64(seed).random_raw(order), kind="stable")[:count]
-    parity = np.bitwise_and.outer(rows.astype(np.int64), np.arange(width, dtype=np.int64))
-    for shift in (16, 8, 4, 2, 1):
-        parity ^= parity >> shift
-    return (1 - 2 * (parity & 1)).astype(np.float32) * _signs(seed + 1, (width,))
-
-
-def _projection(seed: int, inner: int, pad: int, side: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A separable projection of an ``inner`` x ``inner`` array: (sign mask, left, right).
-
-    ``left @ (mask * x) @ right`` gives ``side`` x ``side`` projections of ``x``, laid out
-    with ``pad`` zero columns (the padding of :func:`residual`, which the mask and ``right``
-    zero). The mask scrambles the image's rows and columns, so that two sides of ``side``
-    rows estimate a correlation about as well as ``side ** 2`` independent projections.
-    """
-    mask = np.zeros((inner, inner + pad), np.float32)
-    mask[:, :inner] = _signs(seed, (inner, inner))
-    right = np.zeros((inner + pad, side), np.float32)
-    right[:inner] = _hadamard_rows(seed + 4, side, inner).T
-    return mask, _hadamard_rows(seed + 2, side, inner), right
-
-
 _SIDE, _ALIGN_SIDE = math.isqrt(BITS), math.isqrt(ALIGN_DIMS)
-_STRUCTURE = _projection(0x5EED_DE7A11, STRUCTURE_GRID - 2, 2, _SIDE)
-_ALIGN = _projection(0x5EED_A11C, ALIGN_GRID - 2, 2, _ALIGN_SIDE)
-_LOOK = _projection(0x5EED_100C, LOOK_GRID, 0, math.isqrt(LOOK_BITS))
+_STRUCTURE = projection(0x5EED_DE7A11, STRUCTURE_GRID - 2, 2, _SIDE)
+_ALIGN = projection(0x5EED_A11C, ALIGN_GRID - 2, 2, _ALIGN_SIDE)
+_LOOK = projection(0x5EED_100C, LOOK_GRID, 0, math.isqrt(LOOK_BITS))
 #: (crop side, bin) -> projection: one per crop, so noise parts of two sizes never agree
-_NOISE = {(NOISE_CROP, 2): _projection(0x5EED_0015D, STRUCTURE_GRID - 2, 2, _SIDE),
-          (STRUCTURE_GRID, 1): _projection(0x5EED_0015F, STRUCTURE_GRID - 2, 2, _SIDE)}
-
-
-def _project(values: np.ndarray, projection: tuple[np.ndarray, np.ndarray, np.ndarray]
-             ) -> np.ndarray:
-    """The separable projections of ``values`` (which the mask multiplies in place)."""
-    mask, left, right = projection
-    values *= mask
-    return left @ values @ right
+_NOISE = {(NOISE_CROP, 2): projection(0x5EED_0015D, STRUCTURE_GRID - 2, 2, _SIDE),
+          (STRUCTURE_GRID, 1): projection(0x5EED_0015F, STRUCTURE_GRID - 2, 2, _SIDE)}
 
 
 def acquisition(pixels: np.ndarray, record: bytes | None = None, *, lossy: int = 0
@@ -157,7 +112,7 @@ def acquisition(pixels: np.ndarray, record: bytes | None = None, *, lossy: int =
     coarse = block_sums(grid, STRUCTURE_GRID // ALIGN_GRID)
     version, tail = (VERSION, b"") if record is None else (RECORDED, record + bytes([lossy]))
     head = _HEAD.pack(version, min(rows, 65535), min(cols, 65535))
-    return (head + _simhash(detail[0], _STRUCTURE) + _alignment(coarse) + noise + tail,
+    return (head + simhash(detail[0], _STRUCTURE) + _alignment(coarse) + noise + tail,
             look_key(coarse))
 
 
@@ -175,7 +130,7 @@ def look_key(small: np.ndarray) -> int | None:
     values -= mean
     if not values.any():
         return None
-    bits = np.packbits(_project(values, _LOOK) >= 0)
+    bits = np.packbits(project(values, _LOOK) >= 0)
     return int(np.frombuffer(bits.tobytes(), ">i8")[0])
 
 
@@ -379,18 +334,13 @@ def _detail(grid: np.ndarray) -> tuple[np.ndarray, float] | None:
     return values, energy
 
 
-def _simhash(values: np.ndarray, projection: tuple[np.ndarray, np.ndarray, np.ndarray]
-             ) -> bytes:
-    return np.packbits(_project(values, projection) >= 0).tobytes()
-
-
 def _alignment(coarse: np.ndarray) -> bytes:
     """The alignment part: int16 projections of the unit coarse residual (zeros if flat)."""
     detail = _detail(coarse)
     if detail is None:
         return bytes(PART)
     values, energy = detail
-    sketch = _project(values, _ALIGN) * np.float32(_UNIT / math.sqrt(energy))
+    sketch = project(values, _ALIGN) * np.float32(_UNIT / math.sqrt(energy))
     return np.clip(np.rint(sketch), -32767, 32767).astype(">i2").tobytes()
 
 
@@ -418,4 +368,4 @@ def _noise(values: np.ndarray, energy: float, crop: tuple[int, int]) -> bytes:
     spread = 1.4826 * float(np.partition(sample, sample.size // 2)[sample.size // 2])
     spread = spread or math.sqrt(energy / values.size)  # mostly flat: the RMS must do
     np.clip(values, -_CLIP * spread, _CLIP * spread, out=values)
-    return _simhash(values, _NOISE[crop])
+    return simhash(values, _NOISE[crop])
