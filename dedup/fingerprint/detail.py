@@ -53,7 +53,6 @@ byte) is refused with :class:`ValueError`; its studies must be indexed again.
 from __future__ import annotations
 
 import math
-import operator
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -151,7 +150,7 @@ def alignment(a: bytes, b: bytes) -> float:
         ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
-    return float(_alignments([a], [b])[0, 0])
+    return float(_set_alignments(signature_set([a]), signature_set([b]))[0, 0])
 
 
 def noise_similarity(a: bytes, b: bytes) -> float | None:
@@ -189,12 +188,64 @@ class CopyLimits:
     alignment: float = 0.9998
 
 
-def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
-                  ) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True, slots=True)
+class SignatureSet:
+    """The acquisition signatures of some images, unpacked once for many comparisons.
+
+    Made by :func:`signature_set`; :func:`copy_partners` takes it in place of the
+    signatures, so a study compared with many others is parsed once (its bits stay packed:
+    a set weighs what its signatures do).
+    """
+
+    structure: np.ndarray  # (PART / 8, n) uint64: the structure parts' bits, word by word
+    noisy: np.ndarray  # (k,) intp: the images with a noise part
+    noise: np.ndarray  # (PART / 8, k) uint64: their noise parts' bits
+    kinds: np.ndarray  # (sizes, 2) int64: the distinct (rows, columns)
+    kind: np.ndarray  # (n,) intp: each image's size in ``kinds``
+    coarse: np.ndarray  # (n, ALIGN_DIMS) float64: the alignment parts as unit-scaled values
+    squares: np.ndarray  # (n,) float64: their squared norms
+    records: np.ndarray  # (n,) int64: the exposure records (0 without one)
+    lossy: np.ndarray  # (n,) uint8: how each image is stored lossily
+
+    def __len__(self) -> int:
+        return self.structure.shape[1]
+
+
+def signature_set(signatures: Sequence[bytes] | SignatureSet) -> SignatureSet:
+    """The signatures unpacked for :func:`copy_partners` (a set is returned as it is).
+
+    Raises:
+        ValueError: a signature is not a dedup acquisition signature of this version.
+
+    """
+    if isinstance(signatures, SignatureSet):
+        return signatures
+    lengths = [_parts_length(s) for s in signatures]
+    for s, length in zip(signatures, lengths, strict=True):
+        if length not in (_BASE, _BASE + PART):
+            _part(s, 0)  # raises, naming what it got
+    parts = np.frombuffer(b"".join(s[_HEAD.size:_BASE] for s in signatures), np.uint8
+                          ).reshape(len(signatures), 2 * PART)
+    noisy = np.array([i for i, n in enumerate(lengths) if n != _BASE], np.intp)
+    noise = b"".join(signatures[i][_BASE:_BASE + PART] for i in noisy)
+    sizes = np.array([_HEAD.unpack_from(s)[1:] for s in signatures], np.int64).reshape(-1, 2)
+    kinds, kind = np.unique(sizes, axis=0, return_inverse=True)
+    coarse = parts[:, PART:].copy().view(">i2").astype(np.float64) / _UNIT
+    tails = [s[-_TAIL:] if s[0] == RECORDED else bytes(_TAIL) for s in signatures]
+    return SignatureSet(
+        _words(parts[:, :PART].tobytes()), noisy, _words(noise), kinds,
+        kind.ravel(), coarse, (coarse * coarse).sum(1),
+        np.array([int.from_bytes(t[:8], "big", signed=True) for t in tails], np.int64),
+        np.array([t[8] for t in tails], np.uint8))
+
+
+def copy_partners(a: Sequence[bytes] | SignatureSet, b: Sequence[bytes] | SignatureSet,
+                  limits: CopyLimits) -> tuple[np.ndarray, np.ndarray]:
     """Which image of ``a`` could be a copy of which of ``b``, and their structure agreement.
 
     Returns a ``len(a) x len(b)`` mask and the estimated structure correlations it was
-    decided on (one comparison serves the verdict and the evidence).
+    decided on (one comparison serves the verdict and the evidence). Either side may be a
+    :func:`signature_set`, for a study compared with many others.
 
     Two images of one size are copy partners when their noise agrees at least
     ``limits.noise``, or their structure at least ``limits.structure`` backed by the noise
@@ -211,25 +262,28 @@ def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
         ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
-    if not a or not b:
+    if not len(a) or not len(b):
         return np.zeros((len(a), len(b)), dtype=bool), np.zeros((len(a), len(b)))
-    differing = _distances([_part(s, 0) for s in a], [_part(s, 0) for s in b])
+    x, y = signature_set(a), signature_set(b)
+    differing = _bit_distances(x.structure, y.structure)
     alike = differing <= max_differing_bits(limits.structure)
-    sizes_a, sizes_b = [size_of(s) for s in a], [size_of(s) for s in b]
-    resized = _pairwise(sizes_a, sizes_b, _resampled)
+    resized = _by_size(x, y, _resampled_sizes)
     close = alike | (resized & (differing <= max_differing_bits(limits.resized)))
-    noisy_a = [i for i, s in enumerate(a) if _has_noise(s)]
-    noisy_b = [j for j, s in enumerate(b) if _has_noise(s)]
-    if noisy_a and noisy_b:
-        block = np.ix_(noisy_a, noisy_b)
-        noise = _distances([_part(a[i], 2) for i in noisy_a], [_part(b[j], 2) for j in noisy_b])
-        same = _pairwise([sizes_a[i] for i in noisy_a], [sizes_b[j] for j in noisy_b],
-                         operator.eq)
-        backed = (noise <= max_differing_bits(limits.noise_support)) | (
-            _alignments([a[i] for i in noisy_a], [b[j] for j in noisy_b]) >= limits.alignment)
+    if len(x.noisy) and len(y.noisy):
+        whole = len(x.noisy) == len(x) and len(y.noisy) == len(y)
+        block = (slice(None), slice(None)) if whole else np.ix_(x.noisy, y.noisy)
+        noise = _bit_distances(x.noise, y.noise)
+        same = (x.kind[x.noisy][:, None] == y.kind[y.noisy][None, :]) if np.array_equal(
+            x.kinds, y.kinds) else _by_size(x, y, _same_sizes)[block]
+        backed = noise <= max_differing_bits(limits.noise_support)
+        unsure = np.nonzero(alike[block] & same & ~backed)  # only there does the place count
+        backed[unsure] = _pair_alignments(x, x.noisy[unsure[0]], y, y.noisy[unsure[1]]
+                                          ) >= limits.alignment
         close[block] = np.where(same, (alike[block] & backed)
                                 | (noise <= max_differing_bits(limits.noise)), close[block])
-    close |= _recorded(a, b) & (differing <= max_differing_bits(limits.resized))
+    recorded = ((x.records[:, None] == y.records[None, :]) & (x.records[:, None] != 0)
+                & (x.lossy[:, None] != y.lossy[None, :]))
+    close |= recorded & (differing <= max_differing_bits(limits.resized))
     return close, np.cos(np.pi * differing / BITS)
 
 
@@ -259,69 +313,70 @@ def _has_noise(signature: bytes) -> bool:
     return _parts_length(signature) == _BASE + PART
 
 
-def _recorded(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:
-    """Pairs of images with one exposure record, stored otherwise, one of them lossily."""
-    (record_a, lossy_a), (record_b, lossy_b) = _tails(a), _tails(b)
-    return ((record_a[:, None] == record_b[None, :]) & (record_a[:, None] != 0)
-            & (lossy_a[:, None] != lossy_b[None, :]))
-
-
-def _tails(side: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """Each signature's exposure record (0 without one) and how its image is lossy."""
-    tails = [s[-_TAIL:] if s[0] == RECORDED else bytes(_TAIL) for s in side]
-    return (np.array([int.from_bytes(t[:8], "big", signed=True) for t in tails], np.int64),
-            np.array([t[8] for t in tails], dtype=np.uint8))
-
-
-def _pairwise(a: list[tuple[int, int]], b: list[tuple[int, int]],
-              test: Callable[[tuple[int, int], tuple[int, int]], bool]) -> np.ndarray:
-    """``test`` of every size of ``a`` against every size of ``b``, once per distinct pair.
+def _by_size(x: SignatureSet, y: SignatureSet,
+             test: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """``test`` of every image size of ``x`` against every one of ``y``.
 
     A study holds a few sizes among hundreds of images: the test runs on the distinct sizes
-    and the answers are spread by index, not in a Python loop over every pair.
+    and the answers are spread by index.
     """
-    kinds_a, index_a = np.unique(np.array(a, dtype=np.int64).reshape(-1, 2), axis=0,
-                                 return_inverse=True)
-    kinds_b, index_b = np.unique(np.array(b, dtype=np.int64).reshape(-1, 2), axis=0,
-                                 return_inverse=True)
-    table = np.array([[test((int(x[0]), int(x[1])), (int(y[0]), int(y[1]))) for y in kinds_b]
-                      for x in kinds_a], dtype=bool).reshape(len(kinds_a), len(kinds_b))
-    return table[np.ix_(index_a.ravel(), index_b.ravel())]
+    table = test(x.kinds[:, None, :], y.kinds[None, :, :])
+    return table[x.kind[:, None], y.kind[None, :]]
 
 
-def _resampled(a: tuple[int, int], b: tuple[int, int]) -> bool:
+def _same_sizes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a == b).all(axis=-1)
+
+
+def _resampled_sizes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Whether one size is the other scaled by the same power of two on both sides."""
-    (small_rows, small_cols), (big_rows, big_cols) = sorted((a, b))
+    a_first = (a[..., 0] < b[..., 0]) | ((a[..., 0] == b[..., 0]) & (a[..., 1] <= b[..., 1]))
+    small = np.where(a_first[..., None], a, b)
+    big = np.where(a_first[..., None], b, a)
+    found = np.zeros(a_first.shape, dtype=bool)
     for factor in (2, 4, 8):
-        if abs(big_rows - factor * small_rows) < factor and \
-                abs(big_cols - factor * small_cols) < factor:
-            return True
-    return False
+        found |= (np.abs(big - factor * small) < factor).all(axis=-1)
+    return found
+
+
+def _words(bits: bytes) -> np.ndarray:
+    """Rows of :data:`PART` bytes as (PART / 8, rows) 64-bit words, word by word."""
+    return np.ascontiguousarray(np.frombuffer(bits, np.uint64).reshape(-1, PART // 8).T)
 
 
 def _part_similarity(a: bytes, b: bytes) -> float:
-    return float(np.cos(np.pi * _distances([a], [b])[0, 0] / BITS))
+    return float(np.cos(np.pi * _bit_distances(_words(a), _words(b))[0, 0] / BITS))
 
 
-def _distances(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:
-    """Differing bits between every part of ``a`` and every part of ``b``."""
-    x = np.unpackbits(np.frombuffer(b"".join(a), "u1").reshape(len(a), -1), axis=1)
-    y = np.unpackbits(np.frombuffer(b"".join(b), "u1").reshape(len(b), -1), axis=1)
-    x, y = x.astype(np.float32), y.astype(np.float32)
-    common = x @ y.T
-    return np.rint(x.sum(1)[:, None] + y.sum(1)[None, :] - 2 * common).astype(np.int32)
+def _bit_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Differing bits (int32) between every column of words ``a`` and every one of ``b``.
+
+    Counted word by word (XOR and population count, no floating point, no BLAS threads).
+    """
+    out = np.zeros((a.shape[1], b.shape[1]), np.uint16)
+    for word_a, word_b in zip(a, b, strict=True):
+        out += np.bitwise_count(word_a[:, None] ^ word_b[None, :])
+    return out.astype(np.int32)
 
 
-def _alignments(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:
-    """Estimated correlation of the coarse content of every image of ``a`` and of ``b``.
+def _set_alignments(x: SignatureSet, y: SignatureSet) -> np.ndarray:
+    """Estimated correlation of the coarse content of every image of ``x`` and of ``y``.
 
     1 - correlation is half the squared distance of the unit residuals, which the
     projections keep on average (an image without coarse content aligns with nothing).
+    Exact in any order of summation: the values are int16 / 2**12, so products and their
+    sums are multiples of 2**-24 below 2**13, which float64 holds exactly.
     """
-    x, y = (np.frombuffer(b"".join(_part(s, 1) for s in side), ">i2")
-            .reshape(len(side), ALIGN_DIMS).astype(np.float64) / _UNIT for side in (a, b))
-    squares_x, squares_y = (x * x).sum(1)[:, None], (y * y).sum(1)[None, :]
-    distances = squares_x + squares_y - 2 * (x @ y.T)
+    squares_x, squares_y = x.squares[:, None], y.squares[None, :]
+    distances = squares_x + squares_y - 2 * (x.coarse @ y.coarse.T)
+    return np.where((squares_x > 0) & (squares_y > 0), 1 - distances / (2 * ALIGN_DIMS), 0.0)
+
+
+def _pair_alignments(x: SignatureSet, i: np.ndarray, y: SignatureSet, j: np.ndarray
+                     ) -> np.ndarray:
+    """:func:`_set_alignments` of the pairs (``x[i]``, ``y[j]``) only (the same values)."""
+    squares_x, squares_y = x.squares[i], y.squares[j]
+    distances = squares_x + squares_y - 2 * (x.coarse[i] * y.coarse[j]).sum(axis=1)
     return np.where((squares_x > 0) & (squares_y > 0), 1 - distances / (2 * ALIGN_DIMS), 0.0)
 
 
