@@ -59,7 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedup.fingerprint.grid import area_sums, block_sums, residual
+from dedup.fingerprint.grid import area_sums, block_sums, magnitude, residual
 from dedup.fingerprint.projection import project, projection, simhash
 
 VERSION, RECORDED = 2, 3  # without and with the exposure record
@@ -406,15 +406,17 @@ def _grids(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int] |
     that side (256 or 128 pixels square), the structure grid itself.
     """
     rows, cols, samples = frame.shape
-    grid = area_sums(frame, STRUCTURE_GRID)
     crop = next(((side, b) for side, b in _NOISE if min(rows, cols) >= side), None)
     if crop is None or rows == cols == crop[0]:
+        grid = area_sums(frame, STRUCTURE_GRID)
         return grid, grid, crop
+    largest = magnitude(frame)  # scanned once for both grids
+    grid = area_sums(frame, STRUCTURE_GRID, largest)
     side, binning = crop
     top, left = (rows - side) // 2 // binning * binning, (cols - side) // 2 // binning * binning
     data = frame.reshape(rows, cols * samples)[top:top + side,
                                                left * samples:(left + side) * samples]
-    return grid, block_sums(data, binning, binning * samples), crop
+    return grid, block_sums(data, binning, binning * samples, largest), crop
 
 
 def _noise(values: np.ndarray, energy: float, crop: tuple[int, int]) -> bytes:
