@@ -27,6 +27,7 @@ from dedup.fingerprint.detail import (
     copy_partners,
     detail_signature,
     noise_similarity,
+    signature_set,
     similarity,
     size_of,
 )
@@ -238,3 +239,22 @@ def test_signatures_keep_their_bits(image: tuple[int, int, int, int, str, int, i
     sig, look = acquisition(_pinned_image(*image), seed.to_bytes(8, "big"), lossy=seed % 3)
     assert sig is not None
     assert (hashlib.sha256(sig).hexdigest()[:16], look) == PINNED[image]
+
+
+def test_a_signature_set_gives_what_its_signatures_give() -> None:
+    """Sets parsed once decide as the signatures do, whatever mix of kinds they hold."""
+    images = [_pinned_image(*image) for image in PINNED]
+    plain = [detail_signature(p) for p in images]
+    recorded = [acquisition(p, bytes(7) + b"\x01", lossy=n % 2)[0] for n, p in enumerate(images)]
+    sigs = [s for s in (*plain, *recorded) if s is not None]
+    sigs += [sigs[0][:5 + 2 * PART]]  # without a noise part
+    loose = copy_limits(S).__class__(structure=0.1, noise=0.1, noise_support=0.1, resized=0.1,
+                                     alignment=0.1)
+    for limits in (copy_limits(S), loose):
+        close, structure = copy_partners(sigs, sigs[::-1], limits)
+        from_sets = copy_partners(signature_set(sigs), signature_set(sigs[::-1]), limits)
+        assert close.tobytes() == from_sets[0].tobytes()
+        assert structure.tobytes() == from_sets[1].tobytes()
+        assert np.fliplr(close).diagonal().all()  # each image is its own partner
+    with pytest.raises(ValueError, match="re-index"):
+        signature_set([sigs[0], sigs[0][:-1]])
