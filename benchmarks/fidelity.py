@@ -83,7 +83,8 @@ def arrays() -> dict[str, Any]:
         name = f"{frames}x{rows}x{cols}x{samples} {dtype} {bottom[0] if bottom else 0}..{top}"
         out[name] = image(seed, frames, rows, cols, samples, dtype, top, *bottom)
     out["uniform"] = np.full((1, 256, 256, 1), 7, np.uint16)
-    out["gradient"] = np.broadcast_to(np.arange(512, dtype=np.uint16)[:, None], (1, 512, 512, 1)).copy()
+    ramp = np.arange(512, dtype=np.uint16)[:, None]
+    out["gradient"] = np.broadcast_to(ramp, (1, 512, 512, 1)).copy()
     return out
 
 
