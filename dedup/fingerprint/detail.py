@@ -355,8 +355,18 @@ def _bit_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     out = np.zeros((a.shape[1], b.shape[1]), np.uint16)
     for word_a, word_b in zip(a, b, strict=True):
-        out += np.bitwise_count(word_a[:, None] ^ word_b[None, :])
+        out += _popcount(word_a[:, None] ^ word_b[None, :])
     return out.astype(np.int32)
+
+
+_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1, np.uint8)
+
+
+def _popcount(words: np.ndarray) -> np.ndarray:
+    """The set bits of each 64-bit word (numpy 1.x has no ``bitwise_count``: a byte table)."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(words)
+    return _BYTE_BITS[words.view(np.uint8)].reshape(*words.shape, 8).sum(-1, np.uint8)
 
 
 def _set_alignments(x: SignatureSet, y: SignatureSet) -> np.ndarray:
