@@ -53,26 +53,34 @@ byte) is refused with :class:`ValueError`; its studies must be indexed again.
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from dedup.fingerprint.grid import area_sums, block_sums, magnitude, residual
+from dedup.fingerprint.layout import (
+    ALIGN_DIMS,
+    BITS,
+    HEAD,
+    PART,
+    RECORDED,
+    UNIT,
+    VERSION,
+    SignatureSet,
+    bit_distances,
+    has_noise,
+    pair_alignments,
+    part,
+    set_alignments,
+    signature_set,
+    words,
+)
 from dedup.fingerprint.projection import project, projection, simhash
 
-VERSION, RECORDED = 2, 3  # without and with the exposure record
 STRUCTURE_GRID, ALIGN_GRID, NOISE_CROP = 128, 32, 256
-PART = 128  # bytes per part
-BITS = 8 * PART  # sign bits of a SimHash part
-ALIGN_DIMS = PART // 2  # int16 projections of the alignment part
-_HEAD = struct.Struct(">BHH")  # version, rows, columns (capped at 65535)
-_BASE = _HEAD.size + 2 * PART  # structure and alignment; the noise part is optional
-_TAIL = 9  # version 3: the exposure record (8 bytes), how the image is lossy (1)
 _CLIP = 3.0
 _FLAT = 1e-6  # a residual this small against the grid's values (RMS) is rounding: no detail
-_UNIT = 4096  # the alignment part's int16 value of 1 (projections of a unit vector: ~N(0, 1))
 LOOK_GRID, LOOK_BITS = 32, 64
 
 
@@ -110,7 +118,7 @@ def acquisition(pixels: np.ndarray, record: bytes | None = None, *, lossy: int =
         noise = b"" if centred is None else _noise(*centred, crop)
     coarse = block_sums(grid, STRUCTURE_GRID // ALIGN_GRID)
     version, tail = (VERSION, b"") if record is None else (RECORDED, record + bytes([lossy]))
-    head = _HEAD.pack(version, min(rows, 65535), min(cols, 65535))
+    head = HEAD.pack(version, min(rows, 65535), min(cols, 65535))
     return (head + simhash(detail[0], _STRUCTURE) + _alignment(coarse) + noise + tail,
             look_key(coarse))
 
@@ -140,7 +148,7 @@ def similarity(a: bytes, b: bytes) -> float:
         ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
-    return _part_similarity(_part(a, 0), _part(b, 0))
+    return _part_similarity(part(a, 0), part(b, 0))
 
 
 def alignment(a: bytes, b: bytes) -> float:
@@ -150,7 +158,7 @@ def alignment(a: bytes, b: bytes) -> float:
         ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
-    return float(_set_alignments(signature_set([a]), signature_set([b]))[0, 0])
+    return float(set_alignments(signature_set([a]), signature_set([b]))[0, 0])
 
 
 def noise_similarity(a: bytes, b: bytes) -> float | None:
@@ -160,9 +168,9 @@ def noise_similarity(a: bytes, b: bytes) -> float | None:
         ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
-    if not (_has_noise(a) and _has_noise(b)) or size_of(a) != size_of(b):
+    if not (has_noise(a) and has_noise(b)) or size_of(a) != size_of(b):
         return None
-    return _part_similarity(_part(a, 2), _part(b, 2))
+    return _part_similarity(part(a, 2), part(b, 2))
 
 
 def size_of(signature: bytes) -> tuple[int, int]:
@@ -172,8 +180,8 @@ def size_of(signature: bytes) -> tuple[int, int]:
         ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
-    _part(signature, 0)
-    _, rows, cols = _HEAD.unpack_from(signature)
+    part(signature, 0)
+    _, rows, cols = HEAD.unpack_from(signature)
     return int(rows), int(cols)
 
 
@@ -186,57 +194,6 @@ class CopyLimits:
     noise_support: float = 0.45
     resized: float = 0.75  # also two images of one exposure record stored otherwise
     alignment: float = 0.9998
-
-
-@dataclass(frozen=True, slots=True)
-class SignatureSet:
-    """The acquisition signatures of some images, unpacked once for many comparisons.
-
-    Made by :func:`signature_set`; :func:`copy_partners` takes it in place of the
-    signatures, so a study compared with many others is parsed once (its bits stay packed:
-    a set weighs what its signatures do).
-    """
-
-    structure: np.ndarray  # (PART / 8, n) uint64: the structure parts' bits, word by word
-    noisy: np.ndarray  # (k,) intp: the images with a noise part
-    noise: np.ndarray  # (PART / 8, k) uint64: their noise parts' bits
-    kinds: np.ndarray  # (sizes, 2) int64: the distinct (rows, columns)
-    kind: np.ndarray  # (n,) intp: each image's size in ``kinds``
-    coarse: np.ndarray  # (n, ALIGN_DIMS) float64: the alignment parts as unit-scaled values
-    squares: np.ndarray  # (n,) float64: their squared norms
-    records: np.ndarray  # (n,) int64: the exposure records (0 without one)
-    lossy: np.ndarray  # (n,) uint8: how each image is stored lossily
-
-    def __len__(self) -> int:
-        return self.structure.shape[1]
-
-
-def signature_set(signatures: Sequence[bytes] | SignatureSet) -> SignatureSet:
-    """The signatures unpacked for :func:`copy_partners` (a set is returned as it is).
-
-    Raises:
-        ValueError: a signature is not a dedup acquisition signature of this version.
-
-    """
-    if isinstance(signatures, SignatureSet):
-        return signatures
-    lengths = [_parts_length(s) for s in signatures]
-    for s, length in zip(signatures, lengths, strict=True):
-        if length not in (_BASE, _BASE + PART):
-            _part(s, 0)  # raises, naming what it got
-    parts = np.frombuffer(b"".join(s[_HEAD.size:_BASE] for s in signatures), np.uint8
-                          ).reshape(len(signatures), 2 * PART)
-    noisy = np.array([i for i, n in enumerate(lengths) if n != _BASE], np.intp)
-    noise = b"".join(signatures[i][_BASE:_BASE + PART] for i in noisy)
-    sizes = np.array([_HEAD.unpack_from(s)[1:] for s in signatures], np.int64).reshape(-1, 2)
-    kinds, kind = np.unique(sizes, axis=0, return_inverse=True)
-    coarse = parts[:, PART:].copy().view(">i2").astype(np.float64) / _UNIT
-    tails = [s[-_TAIL:] if s[0] == RECORDED else bytes(_TAIL) for s in signatures]
-    return SignatureSet(
-        _words(parts[:, :PART].tobytes()), noisy, _words(noise), kinds,
-        kind.ravel(), coarse, (coarse * coarse).sum(1),
-        np.array([int.from_bytes(t[:8], "big", signed=True) for t in tails], np.int64),
-        np.array([t[8] for t in tails], np.uint8))
 
 
 def copy_partners(a: Sequence[bytes] | SignatureSet, b: Sequence[bytes] | SignatureSet,
@@ -265,19 +222,19 @@ def copy_partners(a: Sequence[bytes] | SignatureSet, b: Sequence[bytes] | Signat
     if not len(a) or not len(b):
         return np.zeros((len(a), len(b)), dtype=bool), np.zeros((len(a), len(b)))
     x, y = signature_set(a), signature_set(b)
-    differing = _bit_distances(x.structure, y.structure)
+    differing = bit_distances(x.structure, y.structure)
     alike = differing <= max_differing_bits(limits.structure)
     resized = _by_size(x, y, _resampled_sizes)
     close = alike | (resized & (differing <= max_differing_bits(limits.resized)))
     if len(x.noisy) and len(y.noisy):
         whole = len(x.noisy) == len(x) and len(y.noisy) == len(y)
         block = (slice(None), slice(None)) if whole else np.ix_(x.noisy, y.noisy)
-        noise = _bit_distances(x.noise, y.noise)
+        noise = bit_distances(x.noise, y.noise)
         same = (x.kind[x.noisy][:, None] == y.kind[y.noisy][None, :]) if np.array_equal(
             x.kinds, y.kinds) else _by_size(x, y, _same_sizes)[block]
         backed = noise <= max_differing_bits(limits.noise_support)
         unsure = np.nonzero(alike[block] & same & ~backed)  # only there does the place count
-        backed[unsure] = _pair_alignments(x, x.noisy[unsure[0]], y, y.noisy[unsure[1]]
+        backed[unsure] = pair_alignments(x, x.noisy[unsure[0]], y, y.noisy[unsure[1]]
                                           ) >= limits.alignment
         close[block] = np.where(same, (alike[block] & backed)
                                 | (noise <= max_differing_bits(limits.noise)), close[block])
@@ -290,27 +247,6 @@ def copy_partners(a: Sequence[bytes] | SignatureSet, b: Sequence[bytes] | Signat
 def max_differing_bits(min_similarity: float) -> int:
     """The most differing bits of one part for a similarity of at least ``min_similarity``."""
     return int(BITS * math.acos(max(-1.0, min(1.0, min_similarity))) / math.pi)
-
-
-def _part(signature: bytes, index: int) -> bytes:
-    if _parts_length(signature) not in (_BASE, _BASE + PART):
-        raise ValueError(f"acquisition signatures are {_BASE} or {_BASE + PART} bytes starting "
-                         f"with {VERSION}, or {_TAIL} more starting with {RECORDED}, not "
-                         f"{len(signature)} bytes starting with "
-                         f"{signature[:1].hex() or 'nothing'}; re-index the studies "
-                         "fingerprinted by an older dedup")
-    start = _HEAD.size + index * PART
-    return signature[start:start + PART]
-
-
-def _parts_length(signature: bytes) -> int:
-    """The signature's length without its exposure record (-1 for an unknown version)."""
-    version = signature[0] if signature else -1
-    return {VERSION: len(signature), RECORDED: len(signature) - _TAIL}.get(version, -1)
-
-
-def _has_noise(signature: bytes) -> bool:
-    return _parts_length(signature) == _BASE + PART
 
 
 def _by_size(x: SignatureSet, y: SignatureSet,
@@ -339,55 +275,8 @@ def _resampled_sizes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return found
 
 
-def _words(bits: bytes) -> np.ndarray:
-    """Rows of :data:`PART` bytes as (PART / 8, rows) 64-bit words, word by word."""
-    return np.ascontiguousarray(np.frombuffer(bits, np.uint64).reshape(-1, PART // 8).T)
-
-
 def _part_similarity(a: bytes, b: bytes) -> float:
-    return float(np.cos(np.pi * _bit_distances(_words(a), _words(b))[0, 0] / BITS))
-
-
-def _bit_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Differing bits (int32) between every column of words ``a`` and every one of ``b``.
-
-    Counted word by word (XOR and population count, no floating point, no BLAS threads).
-    """
-    out = np.zeros((a.shape[1], b.shape[1]), np.uint16)
-    for word_a, word_b in zip(a, b, strict=True):
-        out += _popcount(word_a[:, None] ^ word_b[None, :])
-    return out.astype(np.int32)
-
-
-_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1, np.uint8)
-
-
-def _popcount(words: np.ndarray) -> np.ndarray:
-    """The set bits of each 64-bit word (numpy 1.x has no ``bitwise_count``: a byte table)."""
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(words)
-    return _BYTE_BITS[words.view(np.uint8)].reshape(*words.shape, 8).sum(-1, np.uint8)
-
-
-def _set_alignments(x: SignatureSet, y: SignatureSet) -> np.ndarray:
-    """Estimated correlation of the coarse content of every image of ``x`` and of ``y``.
-
-    1 - correlation is half the squared distance of the unit residuals, which the
-    projections keep on average (an image without coarse content aligns with nothing).
-    Exact in any order of summation: the values are int16 / 2**12, so products and their
-    sums are multiples of 2**-24 below 2**13, which float64 holds exactly.
-    """
-    squares_x, squares_y = x.squares[:, None], y.squares[None, :]
-    distances = squares_x + squares_y - 2 * (x.coarse @ y.coarse.T)
-    return np.where((squares_x > 0) & (squares_y > 0), 1 - distances / (2 * ALIGN_DIMS), 0.0)
-
-
-def _pair_alignments(x: SignatureSet, i: np.ndarray, y: SignatureSet, j: np.ndarray
-                     ) -> np.ndarray:
-    """:func:`_set_alignments` of the pairs (``x[i]``, ``y[j]``) only (the same values)."""
-    squares_x, squares_y = x.squares[i], y.squares[j]
-    distances = squares_x + squares_y - 2 * (x.coarse[i] * y.coarse[j]).sum(axis=1)
-    return np.where((squares_x > 0) & (squares_y > 0), 1 - distances / (2 * ALIGN_DIMS), 0.0)
+    return float(np.cos(np.pi * bit_distances(words(a), words(b))[0, 0] / BITS))
 
 
 def _detail(grid: np.ndarray) -> tuple[np.ndarray, float] | None:
@@ -405,7 +294,7 @@ def _alignment(coarse: np.ndarray) -> bytes:
     if detail is None:
         return bytes(PART)
     values, energy = detail
-    sketch = project(values, _ALIGN) * np.float32(_UNIT / math.sqrt(energy))
+    sketch = project(values, _ALIGN) * np.float32(UNIT / math.sqrt(energy))
     return np.clip(np.rint(sketch), -32767, 32767).astype(">i2").tobytes()
 
 
