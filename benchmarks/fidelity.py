@@ -253,6 +253,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CACHE / "corpus-v3-0.3gb")
     parser.add_argument("--files", type=int, default=600)
     parser.add_argument("--archives", action="store_true", help="index labelled corpora too")
+    parser.add_argument("--no-records", action="store_true", help="the archives only")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--population", type=int, default=300,
                         help="studies of a population without duplicates (0: none)")
@@ -267,12 +268,13 @@ def main() -> None:
         return
     differ = 0
     with tempfile.TemporaryDirectory(prefix="dedup-fidelity-") as tmp:
-        paths_file = Path(tmp) / "paths.json"
-        paths = files(args.corpus, args.files)
-        paths_file.write_text(json.dumps(paths))
-        print(f"records of {len(paths)} files and {len(arrays())} arrays")
-        differ += compare("records", _run_records(args.baseline, paths_file),
-                          _run_records(REPO, paths_file))
+        if not args.no_records:
+            paths_file = Path(tmp) / "paths.json"
+            paths = files(args.corpus, args.files)
+            paths_file.write_text(json.dumps(paths))
+            print(f"records of {len(paths)} files and {len(arrays())} arrays")
+            differ += compare("records", _run_records(args.baseline, paths_file),
+                              _run_records(REPO, paths_file))
         if args.archives:
             for name, runs in corpora(args.seeds, args.population).items():
                 before = _index(args.baseline, runs, Path(tmp) / "before.duckdb")
