@@ -40,7 +40,7 @@ class SignatureSet:
     noise: np.ndarray  # (PART / 8, k) uint64: their noise parts' bits
     kinds: np.ndarray  # (sizes, 2) int64: the distinct (rows, columns)
     kind: np.ndarray  # (n,) intp: each image's size in ``kinds``
-    coarse: np.ndarray  # (n, ALIGN_DIMS) float64: the alignment parts as unit-scaled values
+    coarse: np.ndarray  # (n, ALIGN_DIMS) int16: the alignment parts' values
     squares: np.ndarray  # (n,) float64: their squared norms
     records: np.ndarray  # (n,) int64: the exposure records (0 without one)
     lossy: np.ndarray  # (n,) uint8: how each image is stored lossily
@@ -68,11 +68,12 @@ def signature_set(signatures: Sequence[bytes] | SignatureSet) -> SignatureSet:
     noise = b"".join(signatures[i][BASE:BASE + PART] for i in noisy)
     sizes = np.array([HEAD.unpack_from(s)[1:] for s in signatures], np.int64).reshape(-1, 2)
     kinds, kind = np.unique(sizes, axis=0, return_inverse=True)
-    coarse = parts[:, PART:].copy().view(">i2").astype(np.float64) / UNIT
+    coarse = parts[:, PART:].copy().view(">i2").astype(np.int16)
+    unit = _unit_scaled(coarse)
     tails = [s[-TAIL:] if s[0] == RECORDED else bytes(TAIL) for s in signatures]
     return SignatureSet(
         words(parts[:, :PART].tobytes()), noisy, words(noise), kinds,
-        kind.ravel(), coarse, (coarse * coarse).sum(1),
+        kind.ravel(), coarse, (unit * unit).sum(1),
         np.array([int.from_bytes(t[:8], "big", signed=True) for t in tails], np.int64),
         np.array([t[8] for t in tails], np.uint8))
 
@@ -140,7 +141,7 @@ def set_alignments(x: SignatureSet, y: SignatureSet) -> np.ndarray:
     sums are multiples of 2**-24 below 2**13, which float64 holds exactly.
     """
     squares_x, squares_y = x.squares[:, None], y.squares[None, :]
-    distances = squares_x + squares_y - 2 * (x.coarse @ y.coarse.T)
+    distances = squares_x + squares_y - 2 * (_unit_scaled(x.coarse) @ _unit_scaled(y.coarse).T)
     return np.where((squares_x > 0) & (squares_y > 0), 1 - distances / (2 * ALIGN_DIMS), 0.0)
 
 
@@ -148,5 +149,11 @@ def pair_alignments(x: SignatureSet, i: np.ndarray, y: SignatureSet, j: np.ndarr
                      ) -> np.ndarray:
     """:func:`_set_alignments` of the pairs (``x[i]``, ``y[j]``) only (the same values)."""
     squares_x, squares_y = x.squares[i], y.squares[j]
-    distances = squares_x + squares_y - 2 * (x.coarse[i] * y.coarse[j]).sum(axis=1)
+    products = _unit_scaled(x.coarse[i]) * _unit_scaled(y.coarse[j])
+    distances = squares_x + squares_y - 2 * products.sum(axis=1)
     return np.where((squares_x > 0) & (squares_y > 0), 1 - distances / (2 * ALIGN_DIMS), 0.0)
+
+
+def _unit_scaled(values: np.ndarray) -> np.ndarray:
+    """Alignment values as float64 multiples of :data:`UNIT` (kept as int16: a quarter)."""
+    return values.astype(np.float64) / UNIT
