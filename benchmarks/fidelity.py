@@ -93,7 +93,7 @@ def files(corpus: Path, count: int) -> list[str]:
     from pydicom.data import get_testdata_files
 
     every = sorted(str(p) for p in corpus.rglob("*.dcm"))
-    spread = every[:: max(1, len(every) // count)][:count] if count else []
+    spread = [every[n * len(every) // count] for n in range(min(count, len(every)))]
     copies = _copies(spread[:: max(1, len(spread) // 12)][:12])
     return spread + sorted(get_testdata_files()) + copies
 
