@@ -178,6 +178,8 @@ def compare(name: str, before: dict[str, str], after: dict[str, str]) -> int:
     for key in differ[:20]:
         print(f"  DIFFERS {key}: {before.get(key)} -> {after.get(key)}")
     print(f"{name}: {len(before)} entries, {len(differ)} differ")
+    if len(after) <= 40:  # an archive: say what was compared
+        print("  " + ", ".join(k.removeprefix("table ") for k in sorted(after)))
     return len(differ)
 
 
