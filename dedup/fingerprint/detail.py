@@ -84,6 +84,9 @@ _FLAT = 1e-6  # a residual this small against the grid's values (RMS) is roundin
 LOOK_GRID, LOOK_BITS = 32, 64
 
 
+#: the structure correlation of each count of differing bits: the same floats as
+#: ``np.cos(np.pi * differing / BITS)``, without a cosine per pair
+_COSINES = np.cos(np.pi * np.arange(BITS + 1, dtype=np.int32) / BITS)
 _SIDE, _ALIGN_SIDE = math.isqrt(BITS), math.isqrt(ALIGN_DIMS)
 _STRUCTURE = projection(0x5EED_DE7A11, STRUCTURE_GRID - 2, 2, _SIDE)
 _ALIGN = projection(0x5EED_A11C, ALIGN_GRID - 2, 2, _ALIGN_SIDE)
@@ -225,23 +228,25 @@ def copy_partners(a: Sequence[bytes] | SignatureSet, b: Sequence[bytes] | Signat
     differing = bit_distances(x.structure, y.structure)
     alike = differing <= max_differing_bits(limits.structure)
     resized = _by_size(x, y, _resampled_sizes)
-    close = alike | (resized & (differing <= max_differing_bits(limits.resized)))
+    close = alike | (resized & (differing <= max_differing_bits(limits.resized))) \
+        if resized.any() else alike.copy()
     if len(x.noisy) and len(y.noisy):
         whole = len(x.noisy) == len(x) and len(y.noisy) == len(y)
         block = (slice(None), slice(None)) if whole else np.ix_(x.noisy, y.noisy)
         noise = bit_distances(x.noise, y.noise)
-        same = (x.kind[x.noisy][:, None] == y.kind[y.noisy][None, :]) if np.array_equal(
-            x.kinds, y.kinds) else _by_size(x, y, _same_sizes)[block]
+        same = _by_size(x, y, _same_sizes)
+        same = same[block] if same.ndim else same
         backed = noise <= max_differing_bits(limits.noise_support)
         unsure = np.nonzero(alike[block] & same & ~backed)  # only there does the place count
         backed[unsure] = pair_alignments(x, x.noisy[unsure[0]], y, y.noisy[unsure[1]]
                                           ) >= limits.alignment
         close[block] = np.where(same, (alike[block] & backed)
                                 | (noise <= max_differing_bits(limits.noise)), close[block])
-    recorded = ((x.records[:, None] == y.records[None, :]) & (x.records[:, None] != 0)
-                & (x.lossy[:, None] != y.lossy[None, :]))
-    close |= recorded & (differing <= max_differing_bits(limits.resized))
-    return close, np.cos(np.pi * differing / BITS)
+    if x.records.any() and y.records.any():
+        recorded = ((x.records[:, None] == y.records[None, :]) & (x.records[:, None] != 0)
+                    & (x.lossy[:, None] != y.lossy[None, :]))
+        close |= recorded & (differing <= max_differing_bits(limits.resized))
+    return close, _COSINES[differing]
 
 
 def max_differing_bits(min_similarity: float) -> int:
@@ -254,9 +259,11 @@ def _by_size(x: SignatureSet, y: SignatureSet,
     """``test`` of every image size of ``x`` against every one of ``y``.
 
     A study holds a few sizes among hundreds of images: the test runs on the distinct sizes
-    and the answers are spread by index.
+    and the answers are spread by index (or stay one 0-d answer, if each has one size).
     """
     table = test(x.kinds[:, None, :], y.kinds[None, :, :])
+    if table.size == 1:  # one size each: the answer for every pair (a 0-d array)
+        return table.reshape(())
     return table[x.kind[:, None], y.kind[None, :]]
 
 
