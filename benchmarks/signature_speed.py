@@ -92,7 +92,7 @@ def main() -> None:
     base = older(args.base, args.baseline)
     label = args.baseline or args.base
     print(f"| image | {label} ms | this tree ms | ratio | same bytes |")
-    print("| --- | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | --- |")
     for name, pixels in images().items():
         number = max(3, int(2e7 // pixels.size))
         then, now = [], []
