@@ -55,7 +55,7 @@ def add(archive: Archive, study: FakeStudy, run_id: int) -> None:
     details = study.details or tuple(signature_of(pixel) for pixel in study.pixels)
     for i, (pixel, detail) in enumerate(zip(study.pixels, details, strict=True)):
         archive.execute("INSERT INTO instances VALUES (nextval('instance_keys'), ?, 0, ?, '', "
-                        "'', ?, 16, 16, 1, ?, ?, 1000, ?, ?, false, ?, NULL, NULL, NULL)",
+                        "'', ?, 16, 16, 1, ?, ?, 1000, ?, ?, false, ?, NULL, NULL, NULL, NULL)",
                         [f"{study.uid}.{i}", key, i, pixel, pixel + b"f",
                          f"/x/{study.uid}/{i}", run_id, detail])
     for kind, values in (("pixel", study.pixels), ("header", study.tokens)):
