@@ -5,7 +5,8 @@ columns, parts of :data:`PART` bytes (structure, alignment, optionally noise) an
 version 3, the exposure record and how the image is lossy. A :class:`SignatureSet` holds
 the parts of many signatures as arrays, parsed once for every comparison of a study: the
 structure and noise bits as 64-bit words, whose differing bits a population count gives
-exactly, and the alignment parts as float64 values, whose products are exact too.
+exactly, and the alignment parts' int16 values, whose products as multiples of
+``1 / UNIT`` are exact in float64 too.
 """
 
 from __future__ import annotations
