@@ -28,7 +28,8 @@ import polars as pl
 
 from dedup.archive.db import Archive
 from dedup.config import Settings
-from dedup.fingerprint.detail import CopyLimits, SignatureSet, signature_set
+from dedup.fingerprint.detail import CopyLimits
+from dedup.fingerprint.layout import SignatureSet, signature_set
 from dedup.match import candidates as cand
 from dedup.match.arrivals import within_studies
 from dedup.match.classify import (

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedup.fingerprint.detail import CopyLimits, SignatureSet, copy_partners
+from dedup.fingerprint.detail import CopyLimits, copy_partners
+from dedup.fingerprint.layout import SignatureSet
 from dedup.fingerprint.signature import from_blob
 
 
@@ -68,7 +69,7 @@ def look_alike(a: Sequence[bytes] | SignatureSet, b: Sequence[bytes] | Signature
 
     Args:
         a: acquisition signatures of one study's images (or their
-            :func:`~dedup.fingerprint.detail.signature_set`, for a study compared often).
+            :func:`~dedup.fingerprint.layout.signature_set`, for a study compared often).
         b: acquisition signatures of the other's.
         limits: the least agreement of a copy and its source.
 

@@ -27,10 +27,10 @@ from dedup.fingerprint.detail import (
     copy_partners,
     detail_signature,
     noise_similarity,
-    signature_set,
     similarity,
     size_of,
 )
+from dedup.fingerprint.layout import signature_set
 from dedup.match.run import copy_limits
 from dedup.synth import Patient, write_study
 from dedup.synth.images import _acquisition
