@@ -53,82 +53,47 @@ byte) is refused with :class:`ValueError`; its studies must be indexed again.
 from __future__ import annotations
 
 import math
-import operator
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from dedup.fingerprint.grid import area_sums, block_sums, residual
+from dedup.fingerprint.grid import area_sums, block_sums, magnitude, residual
+from dedup.fingerprint.layout import (
+    ALIGN_DIMS,
+    BITS,
+    HEAD,
+    PART,
+    RECORDED,
+    UNIT,
+    VERSION,
+    SignatureSet,
+    bit_distances,
+    has_noise,
+    pair_alignments,
+    part,
+    set_alignments,
+    signature_set,
+    words,
+)
+from dedup.fingerprint.projection import project, projection, simhash
 
-VERSION, RECORDED = 2, 3  # without and with the exposure record
 STRUCTURE_GRID, ALIGN_GRID, NOISE_CROP = 128, 32, 256
-PART = 128  # bytes per part
-BITS = 8 * PART  # sign bits of a SimHash part
-ALIGN_DIMS = PART // 2  # int16 projections of the alignment part
-_HEAD = struct.Struct(">BHH")  # version, rows, columns (capped at 65535)
-_BASE = _HEAD.size + 2 * PART  # structure and alignment; the noise part is optional
-_TAIL = 9  # version 3: the exposure record (8 bytes), how the image is lossy (1)
 _CLIP = 3.0
 _FLAT = 1e-6  # a residual this small against the grid's values (RMS) is rounding: no detail
-_UNIT = 4096  # the alignment part's int16 value of 1 (projections of a unit vector: ~N(0, 1))
 LOOK_GRID, LOOK_BITS = 32, 64
 
 
-def _signs(seed: int, shape: tuple[int, ...]) -> np.ndarray:
-    """±1 (float32) from the raw bits of PCG64: stable across numpy versions."""
-    count = math.prod(shape)
-    raw = np.random.PCG64(seed).random_raw((count + 63) // 64).astype("<u8")
-    bits = np.unpackbits(raw.view(np.uint8), bitorder="little")[:count]
-    return (bits.astype(np.float32) * 2 - 1).reshape(shape)
-
-
-def _hadamard_rows(seed: int, count: int, width: int) -> np.ndarray:
-    """``count`` rows of a Sylvester Hadamard matrix, ``width`` columns of it sign-flipped.
-
-    Near-orthogonal ±1 projections (float32): they estimate a correlation with less spread
-    than independent random ones.
-    """
-    order = 1 << (width - 1).bit_length()
-    rows = np.argsort(np.random.PCG64(seed).random_raw(order), kind="stable")[:count]
-    parity = np.bitwise_and.outer(rows.astype(np.int64), np.arange(width, dtype=np.int64))
-    for shift in (16, 8, 4, 2, 1):
-        parity ^= parity >> shift
-    return (1 - 2 * (parity & 1)).astype(np.float32) * _signs(seed + 1, (width,))
-
-
-def _projection(seed: int, inner: int, pad: int, side: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A separable projection of an ``inner`` x ``inner`` array: (sign mask, left, right).
-
-    ``left @ (mask * x) @ right`` gives ``side`` x ``side`` projections of ``x``, laid out
-    with ``pad`` zero columns (the padding of :func:`residual`, which the mask and ``right``
-    zero). The mask scrambles the image's rows and columns, so that two sides of ``side``
-    rows estimate a correlation about as well as ``side ** 2`` independent projections.
-    """
-    mask = np.zeros((inner, inner + pad), np.float32)
-    mask[:, :inner] = _signs(seed, (inner, inner))
-    right = np.zeros((inner + pad, side), np.float32)
-    right[:inner] = _hadamard_rows(seed + 4, side, inner).T
-    return mask, _hadamard_rows(seed + 2, side, inner), right
-
-
+#: the structure correlation of each count of differing bits: the same floats as
+#: ``np.cos(np.pi * differing / BITS)``, without a cosine per pair
+_COSINES = np.cos(np.pi * np.arange(BITS + 1, dtype=np.int32) / BITS)
 _SIDE, _ALIGN_SIDE = math.isqrt(BITS), math.isqrt(ALIGN_DIMS)
-_STRUCTURE = _projection(0x5EED_DE7A11, STRUCTURE_GRID - 2, 2, _SIDE)
-_ALIGN = _projection(0x5EED_A11C, ALIGN_GRID - 2, 2, _ALIGN_SIDE)
-_LOOK = _projection(0x5EED_100C, LOOK_GRID, 0, math.isqrt(LOOK_BITS))
+_STRUCTURE = projection(0x5EED_DE7A11, STRUCTURE_GRID - 2, 2, _SIDE)
+_ALIGN = projection(0x5EED_A11C, ALIGN_GRID - 2, 2, _ALIGN_SIDE)
+_LOOK = projection(0x5EED_100C, LOOK_GRID, 0, math.isqrt(LOOK_BITS))
 #: (crop side, bin) -> projection: one per crop, so noise parts of two sizes never agree
-_NOISE = {(NOISE_CROP, 2): _projection(0x5EED_0015D, STRUCTURE_GRID - 2, 2, _SIDE),
-          (STRUCTURE_GRID, 1): _projection(0x5EED_0015F, STRUCTURE_GRID - 2, 2, _SIDE)}
-
-
-def _project(values: np.ndarray, projection: tuple[np.ndarray, np.ndarray, np.ndarray]
-             ) -> np.ndarray:
-    """The separable projections of ``values`` (which the mask multiplies in place)."""
-    mask, left, right = projection
-    values *= mask
-    return left @ values @ right
+_NOISE = {(NOISE_CROP, 2): projection(0x5EED_0015D, STRUCTURE_GRID - 2, 2, _SIDE),
+          (STRUCTURE_GRID, 1): projection(0x5EED_0015F, STRUCTURE_GRID - 2, 2, _SIDE)}
 
 
 def acquisition(pixels: np.ndarray, record: bytes | None = None, *, lossy: int = 0
@@ -156,8 +121,8 @@ def acquisition(pixels: np.ndarray, record: bytes | None = None, *, lossy: int =
         noise = b"" if centred is None else _noise(*centred, crop)
     coarse = block_sums(grid, STRUCTURE_GRID // ALIGN_GRID)
     version, tail = (VERSION, b"") if record is None else (RECORDED, record + bytes([lossy]))
-    head = _HEAD.pack(version, min(rows, 65535), min(cols, 65535))
-    return (head + _simhash(detail[0], _STRUCTURE) + _alignment(coarse) + noise + tail,
+    head = HEAD.pack(version, min(rows, 65535), min(cols, 65535))
+    return (head + simhash(detail[0], _STRUCTURE) + _alignment(coarse) + noise + tail,
             look_key(coarse))
 
 
@@ -175,7 +140,7 @@ def look_key(small: np.ndarray) -> int | None:
     values -= mean
     if not values.any():
         return None
-    bits = np.packbits(_project(values, _LOOK) >= 0)
+    bits = np.packbits(project(values, _LOOK) >= 0)
     return int(np.frombuffer(bits.tobytes(), ">i8")[0])
 
 
@@ -186,7 +151,7 @@ def similarity(a: bytes, b: bytes) -> float:
         ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
-    return _part_similarity(_part(a, 0), _part(b, 0))
+    return _part_similarity(part(a, 0), part(b, 0))
 
 
 def alignment(a: bytes, b: bytes) -> float:
@@ -196,7 +161,7 @@ def alignment(a: bytes, b: bytes) -> float:
         ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
-    return float(_alignments([a], [b])[0, 0])
+    return float(set_alignments(signature_set([a]), signature_set([b]))[0, 0])
 
 
 def noise_similarity(a: bytes, b: bytes) -> float | None:
@@ -206,9 +171,9 @@ def noise_similarity(a: bytes, b: bytes) -> float | None:
         ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
-    if not (_has_noise(a) and _has_noise(b)) or size_of(a) != size_of(b):
+    if not (has_noise(a) and has_noise(b)) or size_of(a) != size_of(b):
         return None
-    return _part_similarity(_part(a, 2), _part(b, 2))
+    return _part_similarity(part(a, 2), part(b, 2))
 
 
 def size_of(signature: bytes) -> tuple[int, int]:
@@ -218,8 +183,8 @@ def size_of(signature: bytes) -> tuple[int, int]:
         ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
-    _part(signature, 0)
-    _, rows, cols = _HEAD.unpack_from(signature)
+    part(signature, 0)
+    _, rows, cols = HEAD.unpack_from(signature)
     return int(rows), int(cols)
 
 
@@ -234,12 +199,13 @@ class CopyLimits:
     alignment: float = 0.9998
 
 
-def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def copy_partners(a: Sequence[bytes] | SignatureSet, b: Sequence[bytes] | SignatureSet,
+                  limits: CopyLimits) -> tuple[np.ndarray, np.ndarray]:
     """Which image of ``a`` could be a copy of which of ``b``, and their structure agreement.
 
     Returns a ``len(a) x len(b)`` mask and the estimated structure correlations it was
-    decided on (one comparison serves the verdict and the evidence).
+    decided on (one comparison serves the verdict and the evidence). Either side may be a
+    :func:`signature_set`, for a study compared with many others.
 
     Two images of one size are copy partners when their noise agrees at least
     ``limits.noise``, or their structure at least ``limits.structure`` backed by the noise
@@ -256,26 +222,31 @@ def copy_partners(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
         ValueError: a signature is not a dedup acquisition signature of this version.
 
     """
-    if not a or not b:
+    if not len(a) or not len(b):
         return np.zeros((len(a), len(b)), dtype=bool), np.zeros((len(a), len(b)))
-    differing = _distances([_part(s, 0) for s in a], [_part(s, 0) for s in b])
+    x, y = signature_set(a), signature_set(b)
+    differing = bit_distances(x.structure, y.structure)
     alike = differing <= max_differing_bits(limits.structure)
-    sizes_a, sizes_b = [size_of(s) for s in a], [size_of(s) for s in b]
-    resized = _pairwise(sizes_a, sizes_b, _resampled)
-    close = alike | (resized & (differing <= max_differing_bits(limits.resized)))
-    noisy_a = [i for i, s in enumerate(a) if _has_noise(s)]
-    noisy_b = [j for j, s in enumerate(b) if _has_noise(s)]
-    if noisy_a and noisy_b:
-        block = np.ix_(noisy_a, noisy_b)
-        noise = _distances([_part(a[i], 2) for i in noisy_a], [_part(b[j], 2) for j in noisy_b])
-        same = _pairwise([sizes_a[i] for i in noisy_a], [sizes_b[j] for j in noisy_b],
-                         operator.eq)
-        backed = (noise <= max_differing_bits(limits.noise_support)) | (
-            _alignments([a[i] for i in noisy_a], [b[j] for j in noisy_b]) >= limits.alignment)
+    resized = _by_size(x, y, _resampled_sizes)
+    close = alike | (resized & (differing <= max_differing_bits(limits.resized))) \
+        if resized.any() else alike.copy()
+    if len(x.noisy) and len(y.noisy):
+        whole = len(x.noisy) == len(x) and len(y.noisy) == len(y)
+        block = (slice(None), slice(None)) if whole else np.ix_(x.noisy, y.noisy)
+        noise = bit_distances(x.noise, y.noise)
+        same = _by_size(x, y, _same_sizes)
+        same = same[block] if same.ndim else same
+        backed = noise <= max_differing_bits(limits.noise_support)
+        unsure = np.nonzero(alike[block] & same & ~backed)  # only there does the place count
+        backed[unsure] = pair_alignments(x, x.noisy[unsure[0]], y, y.noisy[unsure[1]]
+                                          ) >= limits.alignment
         close[block] = np.where(same, (alike[block] & backed)
                                 | (noise <= max_differing_bits(limits.noise)), close[block])
-    close |= _recorded(a, b) & (differing <= max_differing_bits(limits.resized))
-    return close, np.cos(np.pi * differing / BITS)
+    if x.records.any() and y.records.any():
+        recorded = ((x.records[:, None] == y.records[None, :]) & (x.records[:, None] != 0)
+                    & (x.lossy[:, None] != y.lossy[None, :]))
+        close |= recorded & (differing <= max_differing_bits(limits.resized))
+    return close, _COSINES[differing]
 
 
 def max_differing_bits(min_similarity: float) -> int:
@@ -283,91 +254,36 @@ def max_differing_bits(min_similarity: float) -> int:
     return int(BITS * math.acos(max(-1.0, min(1.0, min_similarity))) / math.pi)
 
 
-def _part(signature: bytes, index: int) -> bytes:
-    if _parts_length(signature) not in (_BASE, _BASE + PART):
-        raise ValueError(f"acquisition signatures are {_BASE} or {_BASE + PART} bytes starting "
-                         f"with {VERSION}, or {_TAIL} more starting with {RECORDED}, not "
-                         f"{len(signature)} bytes starting with "
-                         f"{signature[:1].hex() or 'nothing'}; re-index the studies "
-                         "fingerprinted by an older dedup")
-    start = _HEAD.size + index * PART
-    return signature[start:start + PART]
-
-
-def _parts_length(signature: bytes) -> int:
-    """The signature's length without its exposure record (-1 for an unknown version)."""
-    version = signature[0] if signature else -1
-    return {VERSION: len(signature), RECORDED: len(signature) - _TAIL}.get(version, -1)
-
-
-def _has_noise(signature: bytes) -> bool:
-    return _parts_length(signature) == _BASE + PART
-
-
-def _recorded(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:
-    """Pairs of images with one exposure record, stored otherwise, one of them lossily."""
-    (record_a, lossy_a), (record_b, lossy_b) = _tails(a), _tails(b)
-    return ((record_a[:, None] == record_b[None, :]) & (record_a[:, None] != 0)
-            & (lossy_a[:, None] != lossy_b[None, :]))
-
-
-def _tails(side: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """Each signature's exposure record (0 without one) and how its image is lossy."""
-    tails = [s[-_TAIL:] if s[0] == RECORDED else bytes(_TAIL) for s in side]
-    return (np.array([int.from_bytes(t[:8], "big", signed=True) for t in tails], np.int64),
-            np.array([t[8] for t in tails], dtype=np.uint8))
-
-
-def _pairwise(a: list[tuple[int, int]], b: list[tuple[int, int]],
-              test: Callable[[tuple[int, int], tuple[int, int]], bool]) -> np.ndarray:
-    """``test`` of every size of ``a`` against every size of ``b``, once per distinct pair.
+def _by_size(x: SignatureSet, y: SignatureSet,
+             test: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """``test`` of every image size of ``x`` against every one of ``y``.
 
     A study holds a few sizes among hundreds of images: the test runs on the distinct sizes
-    and the answers are spread by index, not in a Python loop over every pair.
+    and the answers are spread by index (or stay one 0-d answer, if each has one size).
     """
-    kinds_a, index_a = np.unique(np.array(a, dtype=np.int64).reshape(-1, 2), axis=0,
-                                 return_inverse=True)
-    kinds_b, index_b = np.unique(np.array(b, dtype=np.int64).reshape(-1, 2), axis=0,
-                                 return_inverse=True)
-    table = np.array([[test((int(x[0]), int(x[1])), (int(y[0]), int(y[1]))) for y in kinds_b]
-                      for x in kinds_a], dtype=bool).reshape(len(kinds_a), len(kinds_b))
-    return table[np.ix_(index_a.ravel(), index_b.ravel())]
+    table = test(x.kinds[:, None, :], y.kinds[None, :, :])
+    if table.size == 1:  # one size each: the answer for every pair (a 0-d array)
+        return table.reshape(())
+    return table[x.kind[:, None], y.kind[None, :]]
 
 
-def _resampled(a: tuple[int, int], b: tuple[int, int]) -> bool:
+def _same_sizes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a == b).all(axis=-1)
+
+
+def _resampled_sizes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Whether one size is the other scaled by the same power of two on both sides."""
-    (small_rows, small_cols), (big_rows, big_cols) = sorted((a, b))
+    a_first = (a[..., 0] < b[..., 0]) | ((a[..., 0] == b[..., 0]) & (a[..., 1] <= b[..., 1]))
+    small = np.where(a_first[..., None], a, b)
+    big = np.where(a_first[..., None], b, a)
+    found = np.zeros(a_first.shape, dtype=bool)
     for factor in (2, 4, 8):
-        if abs(big_rows - factor * small_rows) < factor and \
-                abs(big_cols - factor * small_cols) < factor:
-            return True
-    return False
+        found |= (np.abs(big - factor * small) < factor).all(axis=-1)
+    return found
 
 
 def _part_similarity(a: bytes, b: bytes) -> float:
-    return float(np.cos(np.pi * _distances([a], [b])[0, 0] / BITS))
-
-
-def _distances(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:
-    """Differing bits between every part of ``a`` and every part of ``b``."""
-    x = np.unpackbits(np.frombuffer(b"".join(a), "u1").reshape(len(a), -1), axis=1)
-    y = np.unpackbits(np.frombuffer(b"".join(b), "u1").reshape(len(b), -1), axis=1)
-    x, y = x.astype(np.float32), y.astype(np.float32)
-    common = x @ y.T
-    return np.rint(x.sum(1)[:, None] + y.sum(1)[None, :] - 2 * common).astype(np.int32)
-
-
-def _alignments(a: Sequence[bytes], b: Sequence[bytes]) -> np.ndarray:
-    """Estimated correlation of the coarse content of every image of ``a`` and of ``b``.
-
-    1 - correlation is half the squared distance of the unit residuals, which the
-    projections keep on average (an image without coarse content aligns with nothing).
-    """
-    x, y = (np.frombuffer(b"".join(_part(s, 1) for s in side), ">i2")
-            .reshape(len(side), ALIGN_DIMS).astype(np.float64) / _UNIT for side in (a, b))
-    squares_x, squares_y = (x * x).sum(1)[:, None], (y * y).sum(1)[None, :]
-    distances = squares_x + squares_y - 2 * (x @ y.T)
-    return np.where((squares_x > 0) & (squares_y > 0), 1 - distances / (2 * ALIGN_DIMS), 0.0)
+    return float(np.cos(np.pi * bit_distances(words(a), words(b))[0, 0] / BITS))
 
 
 def _detail(grid: np.ndarray) -> tuple[np.ndarray, float] | None:
@@ -379,18 +295,13 @@ def _detail(grid: np.ndarray) -> tuple[np.ndarray, float] | None:
     return values, energy
 
 
-def _simhash(values: np.ndarray, projection: tuple[np.ndarray, np.ndarray, np.ndarray]
-             ) -> bytes:
-    return np.packbits(_project(values, projection) >= 0).tobytes()
-
-
 def _alignment(coarse: np.ndarray) -> bytes:
     """The alignment part: int16 projections of the unit coarse residual (zeros if flat)."""
     detail = _detail(coarse)
     if detail is None:
         return bytes(PART)
     values, energy = detail
-    sketch = _project(values, _ALIGN) * np.float32(_UNIT / math.sqrt(energy))
+    sketch = project(values, _ALIGN) * np.float32(UNIT / math.sqrt(energy))
     return np.clip(np.rint(sketch), -32767, 32767).astype(">i2").tobytes()
 
 
@@ -401,15 +312,17 @@ def _grids(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int] |
     that side (256 or 128 pixels square), the structure grid itself.
     """
     rows, cols, samples = frame.shape
-    grid = area_sums(frame, STRUCTURE_GRID)
     crop = next(((side, b) for side, b in _NOISE if min(rows, cols) >= side), None)
     if crop is None or rows == cols == crop[0]:
+        grid = area_sums(frame, STRUCTURE_GRID)
         return grid, grid, crop
+    largest = magnitude(frame)  # scanned once for both grids
+    grid = area_sums(frame, STRUCTURE_GRID, largest)
     side, binning = crop
     top, left = (rows - side) // 2 // binning * binning, (cols - side) // 2 // binning * binning
     data = frame.reshape(rows, cols * samples)[top:top + side,
                                                left * samples:(left + side) * samples]
-    return grid, block_sums(data, binning, binning * samples), crop
+    return grid, block_sums(data, binning, binning * samples, largest), crop
 
 
 def _noise(values: np.ndarray, energy: float, crop: tuple[int, int]) -> bytes:
@@ -418,4 +331,4 @@ def _noise(values: np.ndarray, energy: float, crop: tuple[int, int]) -> bytes:
     spread = 1.4826 * float(np.partition(sample, sample.size // 2)[sample.size // 2])
     spread = spread or math.sqrt(energy / values.size)  # mostly flat: the RMS must do
     np.clip(values, -_CLIP * spread, _CLIP * spread, out=values)
-    return _simhash(values, _NOISE[crop])
+    return simhash(values, _NOISE[crop])

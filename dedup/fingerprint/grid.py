@@ -16,18 +16,19 @@ import math
 import numpy as np
 
 
-def area_sums(frame: np.ndarray, grid: int) -> np.ndarray:
+def area_sums(frame: np.ndarray, grid: int, top: int | None = None) -> np.ndarray:
     """A (rows, cols, samples) frame reduced to ``grid`` x ``grid`` cells, as float32.
 
     Frames whose sides ``grid`` divides give cell sums; other frames give cell means, from
     cells of unequal whole pixels (frames at least ``grid`` pixels a side) or from the
     integral image at fractional edges (smaller frames: a copy at half the size still lands
-    on the same grid). Only ratios of the values matter to their users.
+    on the same grid). Only ratios of the values matter to their users. ``top``: the
+    frame's :func:`magnitude`, if known (it only picks the adder, never changes a sum).
     """
     rows, cols, samples = frame.shape
     data = frame.reshape(rows, cols * samples)
     if rows >= grid and cols >= grid:
-        sums = _row_sums(data, grid).astype(np.float32, copy=False)
+        sums = _row_sums(data, grid, top).astype(np.float32, copy=False)
         sums = _column_sums(sums, cols, samples, grid)
         if rows % grid or cols % grid:
             sums /= np.outer(_sizes(rows, grid), _sizes(cols, grid) * samples)
@@ -39,10 +40,14 @@ def area_sums(frame: np.ndarray, grid: int) -> np.ndarray:
     return np.diff(np.diff(corners, axis=0), axis=1).astype(np.float32)
 
 
-def block_sums(data: np.ndarray, down: int, across: int | None = None) -> np.ndarray:
-    """Sums (float32) of ``down`` x ``across`` blocks of a 2-D array whose sides they divide."""
+def block_sums(data: np.ndarray, down: int, across: int | None = None,
+               top: int | None = None) -> np.ndarray:
+    """Sums (float32) of ``down`` x ``across`` blocks of a 2-D array whose sides they divide.
+
+    ``top``: at least the data's :func:`magnitude` (that of a frame it is part of will do).
+    """
     across = across or down
-    sums = _strided_rows(data, down).astype(np.float32, copy=False)
+    sums = _strided_rows(data, down, top).astype(np.float32, copy=False)
     if across == 1:
         return sums
     return (sums.reshape(-1, across) @ np.ones(across, np.float32)).reshape(len(sums), -1)
@@ -69,7 +74,19 @@ def residual(grid: np.ndarray) -> np.ndarray:
     return padded
 
 
-def _row_sums(data: np.ndarray, grid: int) -> np.ndarray:
+def magnitude(data: np.ndarray) -> int | None:
+    """The largest absolute value of 16-bit integer data (``None`` for any other type).
+
+    What decides whether sums of a few values fit 16 bits; computed once per frame.
+    """
+    if data.dtype.kind not in "ui" or data.dtype.itemsize != 2:
+        return None
+    if data.dtype.kind == "u":
+        return int(data.max())
+    return max(int(data.max()), -int(data.min()))
+
+
+def _row_sums(data: np.ndarray, grid: int, top: int | None) -> np.ndarray:
     """Sums of the rows of each of ``grid`` cells (whole rows, floor edges).
 
     Cells of unequal rows repeat every ``rows / gcd(rows, grid)`` rows: a short period is
@@ -77,9 +94,9 @@ def _row_sums(data: np.ndarray, grid: int) -> np.ndarray:
     """
     rows = len(data)
     if rows % grid == 0:
-        return _strided_rows(data, rows // grid)
+        return _strided_rows(data, rows // grid, top)
     sizes = _sizes(rows, grid)
-    accumulator = _accumulator(data, int(sizes.max()))
+    accumulator = _accumulator(data, int(sizes.max()), top)
     period, cells = rows // math.gcd(rows, grid), grid // math.gcd(rows, grid)
     if period <= 64:
         out = np.zeros((grid, data.shape[1]), accumulator)
@@ -96,11 +113,11 @@ def _row_sums(data: np.ndarray, grid: int) -> np.ndarray:
     return out
 
 
-def _strided_rows(data: np.ndarray, down: int) -> np.ndarray:
+def _strided_rows(data: np.ndarray, down: int, top: int | None) -> np.ndarray:
     """Sums of ``down`` consecutive rows: in 16-bit integers where they cannot overflow."""
     if down == 1:
         return data
-    out = data[0::down].astype(_accumulator(data, down))
+    out = data[0::down].astype(_accumulator(data, down, top))
     for k in range(1, down):
         out += data[k::down]
     return out
@@ -130,15 +147,20 @@ def _period(cols: int, samples: int, grid: int) -> np.ndarray:
     return ones
 
 
-def _accumulator(data: np.ndarray, count: int) -> type[np.generic]:
-    """16-bit integers if sums of ``count`` values of 8- or 16-bit ``data`` fit them."""
+def _accumulator(data: np.ndarray, count: int, top: int | None) -> type[np.generic]:
+    """16-bit integers if sums of ``count`` values of 8- or 16-bit ``data`` fit them.
+
+    Either way the sums are exact (float32 holds integers to 2**24): this only picks the
+    faster adder.
+    """
     kind = data.dtype.kind
     if kind not in "ui" or data.dtype.itemsize > 2:
         return np.float32
     if data.dtype.itemsize == 1:  # no need to look
         top = 255 if kind == "u" else 128
-    else:
-        top = int(data.max()) if kind == "u" else max(int(data.max()), -int(data.min()))
+    elif top is None:
+        top = magnitude(data)
+        assert top is not None
     if top * count < (1 << 16 if kind == "u" else 1 << 15):
         return np.uint16 if kind == "u" else np.int16
     return np.float32

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
+import numpy as np
 import polars as pl
 
 from dedup.archive.db import Archive
@@ -61,9 +62,24 @@ def with_header_jaccard(archive: Archive, pairs: pl.DataFrame) -> pl.DataFrame:
         return pairs.with_columns(header_jaccard=pl.lit(None, pl.Float64))
     keys = set(pairs["study_key"].to_list()) | set(pairs["other_key"].to_list())
     sigs = signatures(archive, sorted(keys), "header")
-    values = [estimated_jaccard(sigs.get(a), sigs.get(b))
-              for a, b in pairs.select("study_key", "other_key").iter_rows()]
-    return pairs.with_columns(header_jaccard=pl.Series(values, dtype=pl.Float64))
+    return pairs.with_columns(header_jaccard=pl.Series(
+        _header_jaccards(sigs, pairs["study_key"].to_list(), pairs["other_key"].to_list()),
+        dtype=pl.Float64))
+
+
+def _header_jaccards(sigs: dict[int, bytes], a: list[int], b: list[int]) -> list[float]:
+    """:func:`estimated_jaccard` of each pair (``a[i]``, ``b[i]``) of keys.
+
+    Signatures of one length (the usual case) are compared as one matrix, each decoded
+    once: the share of equal values is a count over a length, so the same float.
+    """
+    lengths = {len(blob) for blob in sigs.values()}
+    if len(lengths) != 1 or not a or not all(k in sigs for k in (*a, *b)):
+        return [estimated_jaccard(sigs.get(x), sigs.get(y)) for x, y in zip(a, b, strict=True)]
+    row = {key: n for n, key in enumerate(sigs)}
+    matrix = np.frombuffer(b"".join(sigs.values()), "<u4").reshape(len(sigs), -1)
+    equal = matrix[[row[k] for k in a]] == matrix[[row[k] for k in b]]
+    return [float(v) for v in equal.mean(axis=1)]
 
 
 def signatures(archive: Archive, keys: Sequence[int], kind: str) -> dict[int, bytes]:

@@ -29,6 +29,7 @@ import polars as pl
 from dedup.archive.db import Archive
 from dedup.config import Settings
 from dedup.fingerprint.detail import CopyLimits
+from dedup.fingerprint.layout import SignatureSet, signature_set
 from dedup.match import candidates as cand
 from dedup.match.arrivals import within_studies
 from dedup.match.classify import (
@@ -161,7 +162,8 @@ def _verify(archive: Archive, pairs: pl.DataFrame, repeats: pl.DataFrame,
         repeats, on=["study_key", "other_key"], how="left")
     look = table.filter(pl.col("shared") == 0)
     keys = set(look["study_key"].to_list()) | set(look["other_key"].to_list())
-    details = cand.detail_signatures(archive, sorted(keys), uninformative)
+    details = {key: signature_set(signatures) for key, signatures in  # parsed once each
+               cand.detail_signatures(archive, sorted(keys), uninformative).items()}
     studies = _studies(archive, set(table["study_key"]) | set(table["other_key"]))
     limits = copy_limits(settings)
     out = []
@@ -174,10 +176,11 @@ def _verify(archive: Archive, pairs: pl.DataFrame, repeats: pl.DataFrame,
     return out
 
 
-def _evidence(row: dict[str, Any], details: dict[int, list[bytes]],
+def _evidence(row: dict[str, Any], details: dict[int, SignatureSet],
               limits: CopyLimits) -> PairEvidence:
-    a, b = details.get(row["study_key"], []), details.get(row["other_key"], [])
-    fraction, median = look_alike(a, b, limits)
+    none: list[bytes] = []
+    fraction, median = look_alike(details.get(row["study_key"], none),
+                                  details.get(row["other_key"], none), limits)
     repeat = None
     if row.get("family") is not None:
         repeat = RepeatEvidence(str(row["family"]), int(row["window_days"]),

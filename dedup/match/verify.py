@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dedup.fingerprint.detail import CopyLimits, copy_partners
+from dedup.fingerprint.layout import SignatureSet
 from dedup.fingerprint.signature import from_blob
 
 
@@ -59,15 +60,16 @@ def estimated_jaccard(blob_a: bytes | None, blob_b: bytes | None) -> float:
     return float(np.mean(a == b))
 
 
-def look_alike(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
-               ) -> tuple[float, float | None]:
+def look_alike(a: Sequence[bytes] | SignatureSet, b: Sequence[bytes] | SignatureSet,
+               limits: CopyLimits) -> tuple[float, float | None]:
     """How much of the smaller study has a copy partner in the other, and how alike they are.
 
     The share is symmetric: for studies of equal size both directions are computed and the
     smaller share is returned.
 
     Args:
-        a: acquisition signatures of one study's images.
+        a: acquisition signatures of one study's images (or their
+            :func:`~dedup.fingerprint.layout.signature_set`, for a study compared often).
         b: acquisition signatures of the other's.
         limits: the least agreement of a copy and its source.
 
@@ -77,7 +79,7 @@ def look_alike(a: Sequence[bytes], b: Sequence[bytes], limits: CopyLimits
         the closest image of the other (``None`` then).
 
     """
-    if not a or not b:
+    if not len(a) or not len(b):
         return 0.0, None
     close, structure = copy_partners(a, b, limits)
     a_share = float(close.any(axis=1).mean())

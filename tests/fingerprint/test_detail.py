@@ -8,6 +8,7 @@ twin, another patient on the same protocol.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from datetime import date
@@ -21,6 +22,7 @@ from pydicom.data import get_testdata_file
 from dedup.config import Settings
 from dedup.fingerprint.detail import (
     PART,
+    acquisition,
     alignment,
     copy_partners,
     detail_signature,
@@ -28,6 +30,7 @@ from dedup.fingerprint.detail import (
     similarity,
     size_of,
 )
+from dedup.fingerprint.layout import signature_set
 from dedup.match.run import copy_limits
 from dedup.synth import Patient, write_study
 from dedup.synth.images import _acquisition
@@ -205,3 +208,53 @@ def test_signatures_of_an_older_dedup_are_refused() -> None:
                 b"\x01" + new[1:]):
         with pytest.raises(ValueError, match="re-index"):
             copy_partners([new], [old], copy_limits(S))
+
+
+def _pinned_image(seed: int, rows: int, cols: int, samples: int, dtype: str, low: int,
+                  high: int) -> np.ndarray:
+    """A disc on a ramp with noise, from PCG64's raw bits (the same array on any numpy)."""
+    raw = np.random.PCG64(seed).random_raw(rows * cols * samples)
+    noise = (raw % 997).astype(np.float64).reshape(1, rows, cols, samples) / 997
+    y, x = np.mgrid[0:rows, 0:cols]
+    shape = ((np.hypot(y - rows / 2, x - cols / 3) < rows / 4) + x / cols)[None, :, :, None]
+    return np.rint(low + (shape * 0.6 + noise * 0.4) / 2 * (high - low)).astype(dtype)
+
+
+#: (seed, rows, cols, samples, dtype, low, high) -> signature's sha256 prefix, look key:
+#: what issue 10's signature gave; a speed-up must keep every bit (benchmarks/fidelity.py
+#: compares thousands of files and arrays with another checkout).
+PINNED = {
+    (1, 512, 512, 1, "int16", -1024, 2000): ("58f379f8f9c80bed", -2437279434464592535),
+    (2, 256, 256, 1, "uint16", 0, 4095): ("57ca8dcd026c1559", -2437279434464592535),
+    (3, 1024, 1024, 1, "uint16", 0, 4095): ("560059cb7f060330", -2437279434464592535),
+    (4, 480, 640, 3, "uint8", 0, 255): ("83b3acd340ea6e77", -2367757331403386772),
+    (5, 300, 260, 1, "uint16", 0, 65535): ("6a397fbfa62a4c40", -2437563039742988981),
+    (6, 100, 100, 1, "uint16", 0, 4095): ("8040389f7820b9fb", -2439812700665054903),
+}
+
+
+@pytest.mark.parametrize("image", PINNED)
+def test_signatures_keep_their_bits(image: tuple[int, int, int, int, str, int, int]) -> None:
+    seed = image[0]
+    sig, look = acquisition(_pinned_image(*image), seed.to_bytes(8, "big"), lossy=seed % 3)
+    assert sig is not None
+    assert (hashlib.sha256(sig).hexdigest()[:16], look) == PINNED[image]
+
+
+def test_a_signature_set_gives_what_its_signatures_give() -> None:
+    """Sets parsed once decide as the signatures do, whatever mix of kinds they hold."""
+    images = [_pinned_image(*image) for image in PINNED]
+    plain = [detail_signature(p) for p in images]
+    recorded = [acquisition(p, bytes(7) + b"\x01", lossy=n % 2)[0] for n, p in enumerate(images)]
+    sigs = [s for s in (*plain, *recorded) if s is not None]
+    sigs += [sigs[0][:5 + 2 * PART]]  # without a noise part
+    loose = copy_limits(S).__class__(structure=0.1, noise=0.1, noise_support=0.1, resized=0.1,
+                                     alignment=0.1)
+    for limits in (copy_limits(S), loose):
+        close, structure = copy_partners(sigs, sigs[::-1], limits)
+        from_sets = copy_partners(signature_set(sigs), signature_set(sigs[::-1]), limits)
+        assert close.tobytes() == from_sets[0].tobytes()
+        assert structure.tobytes() == from_sets[1].tobytes()
+        assert np.fliplr(close).diagonal().all()  # each image is its own partner
+    with pytest.raises(ValueError, match="re-index"):
+        signature_set([sigs[0], sigs[0][:-1]])
