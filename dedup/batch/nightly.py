@@ -31,8 +31,6 @@ from dedup.errors import (
     NothingDone,
     disk_full_is_storage_error,
 )
-from dedup.ingest import dicomweb
-from dedup.ingest.dimse import pull_dimse
 from dedup.ingest.orthanc import PullResult, pull
 from dedup.ingest.spool import spool_dir
 from dedup.records import RunSummary
@@ -176,9 +174,13 @@ def _gather(config: Config, report: NightlyReport) -> list[str]:
 
 def _pull(source: OrthancSource | DicomwebSource | DimseSource, root: Path) -> PullResult:
     log.info("source %s: pulling new instances", source.name)
-    if isinstance(source, DicomwebSource):
+    if isinstance(source, DicomwebSource):  # its client (and requests) only when one is set
+        from dedup.ingest import dicomweb
+
         result = dicomweb.pull(source, root)
-    elif isinstance(source, DimseSource):
+    elif isinstance(source, DimseSource):  # pynetdicom only when a dimse source is set
+        from dedup.ingest.dimse import pull_dimse
+
         result = pull_dimse(source, root)
     else:
         result = pull(source, root, password=source.password())
