@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydicom import uid
 
-from dedup.fingerprint.exposure import exposure_record, lossy_code
+from dedup.fingerprint.exposure import LOSSY_SYNTAXES, exposure_record, lossy_code
 
 CT = {"ImagePositionPatient": "-122.500\\-112.400\\47.000", "TableHeight": "185.500000",
       "Exposure": "85", "XRayTubeCurrent": "170", "ExposureTime": "2000"}
@@ -40,3 +40,9 @@ def test_lossy_code_tells_codecs_apart_and_reads_lossy_image_compression() -> No
     baseline, j2k = lossy_code(uid.JPEGBaseline8Bit, ""), lossy_code(uid.JPEG2000, "01")
     assert 0 < baseline != j2k > 0
     assert lossy_code(uid.ExplicitVRLittleEndian, "01") == 255  # decompressed after loss
+
+
+def test_the_lossy_syntaxes_are_pydicoms_in_the_order_signatures_store() -> None:
+    pydicoms = (uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit, uid.JPEGLSNearLossless,
+                uid.JPEG2000, uid.JPEG2000MC, uid.HTJ2K, *uid.MPEGTransferSyntaxes)
+    assert list(map(str, pydicoms)) == list(LOSSY_SYNTAXES)
