@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from dedup.batch.pipeline import index as run_index
 from dedup.cli.index import print_summary
 from dedup.cli.options import CtSlicesOption, PatientsOption, SummaryFormatOption, WorkersOption
 from dedup.cli.output import SummaryFormat, emit_json, progress_reporter
@@ -53,6 +52,7 @@ def demo(
 
     Study dates end today, so a pre-order check finds priors in today's look-back windows.
     """
+    from dedup.batch.pipeline import index as run_index
     from dedup.synth import make_corpus, write_labels
     from dedup.synth.checks import add_demo_checks
 

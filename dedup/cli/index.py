@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from dedup.batch.pipeline import index as run_index
 from dedup.cli.options import ArchiveOption, SummaryFormatOption, WorkersOption
 from dedup.cli.output import SummaryFormat, emit_json, log, progress_reporter
 from dedup.config import Settings
@@ -19,7 +18,6 @@ from dedup.errors import (
     UsageError,
     disk_full_is_storage_error,
 )
-from dedup.ingest.sources import walk
 from dedup.records import RunSummary
 
 
@@ -31,6 +29,8 @@ def index(
     fmt: SummaryFormatOption = SummaryFormat.TABLE,
 ) -> None:
     """Index DICOM studies: fingerprint new files and commit them to the archive."""
+    from dedup.batch.pipeline import index as run_index  # here: every command starts sooner
+
     try:
         settings = Settings(archive=str(archive), workers=workers).with_env()
         _require_inputs(paths)
@@ -60,6 +60,8 @@ def _require_inputs(paths: list[Path]) -> None:
         NothingDone: the paths hold no file at all (an empty folder).
 
     """
+    from dedup.ingest.sources import walk  # pydicom: only when indexing
+
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise UsageError(f"no such input: {', '.join(map(repr, missing))}; check the path "

@@ -17,8 +17,6 @@ from dedup.cli.output import Format, SummaryFormat, cell, emit_json, emit_rows
 from dedup.cli.tables import human_bytes, masked_name, short_uid, table_console
 from dedup.config import Settings
 from dedup.errors import UsageError
-from dedup.match import match as run_match
-from dedup.match.procedures import unknown_procedures
 from dedup.records import DuplicateKind
 
 #: The stable columns of ``dedup duplicates``; other tools read them.
@@ -31,6 +29,9 @@ def match(
     fmt: SummaryFormatOption = SummaryFormat.TABLE,
 ) -> None:
     """Match studies not matched yet against the archive (`dedup index` does this too)."""
+    from dedup.match import match as run_match
+    from dedup.match.procedures import unknown_procedures
+
     settings = Settings(archive=str(archive)).with_env()
     require_existing(settings.archive)  # before the lock file is made beside it
     with batch_lock(settings.archive), Archive.open(settings.archive, create=False) as db:

@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from dedup.batch.nightly import nightly as run_nightly
 from dedup.cli.options import SummaryFormatOption, config_option
 from dedup.cli.output import SummaryFormat, emit_json, log, progress_reporter
 from dedup.config.file import load_config
@@ -31,6 +30,8 @@ def nightly(
     if config is None:
         raise UsageError("no configuration file: pass --config FILE or set DEDUP_CONFIG "
                          "(deploy/dedup.toml is an example)")
+    from dedup.batch.nightly import nightly as run_nightly
+
     settings = load_config(config)
     with progress_reporter("indexing") as progress:
         report = run_nightly(settings, progress)
