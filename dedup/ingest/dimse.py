@@ -22,11 +22,9 @@ counts as unreachable and the pull stops.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,13 +52,12 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 
 from dedup.config.dimse import DimseSource
 from dedup.errors import StorageError
-from dedup.ingest.spool import PullResult, SourceUnreachable
-from dedup.ingest.storescp import write_durably
+from dedup.ingest.spool import PullResult, SourceUnreachable, State, load_state, save_state
+from dedup.ingest.storescp import uid_digest, write_durably
 from dedup.private import private_folder
 
 log = logging.getLogger("dedup.dimse")
 
-_STATE_VERSION = 1
 _PENDING = (0xFF00, 0xFF01)
 _SUCCESS, _WARNING = 0x0000, 0xB000
 _OUT_OF_RESOURCES = 0xA702  # C-GET sub-operation: refused, out of resources
@@ -68,12 +65,6 @@ _SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian
              DeflatedExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGExtended12Bit,
              JPEGLosslessSV1, JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless, JPEG2000,
              RLELossless]
-
-
-@dataclass(slots=True)
-class _State:
-    cursor: str = ""  # YYYYMMDD: the high-water mark of study dates
-    studies: dict[str, list[Any]] = field(default_factory=dict)  # digest: [date, count]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +96,10 @@ def pull_dimse(source: DimseSource, spool_root: str | Path, *,
     state_path = root / f"{source.name}.state.json"
     result = PullResult(source.name)
     try:
-        state = _load_state(state_path)
+        state = load_state(state_path)
         puller = _Puller(source, root, result)
         state = puller.run(state, today or date.today())
-        _save_state(state_path, state, root / ".partial")
+        save_state(state_path, state)
     except SourceUnreachable as exc:
         result.unreachable = str(exc)
         log.warning("source %s: unreachable, pull stopped: %s", source.name, exc)
@@ -131,25 +122,26 @@ class _Puller:
         self.ae = _ae(source)
         self.in_a_row = 0
 
-    def run(self, state: _State, today: date) -> _State:
+    def run(self, state: State, today: date) -> State:
         private_folder(self.partial)
         private_folder(self.files)
-        since = _since(state.cursor, self.source)
+        since = _since(str(state.cursor or ""), self.source)
+        counts: dict[str, list[Any]] = state.marks.setdefault("studies", {})  # [date, count]
         failed: list[str] = []
         for study in self._find(since):
-            key = _digest(study.uid, 20)
-            if state.studies.get(key, [None, -1])[1] == study.count:
+            key = uid_digest(study.uid, 20)
+            if counts.get(key, [None, -1])[1] == study.count:
                 self.result.already += study.count
                 continue
             if self._get(study):
-                state.studies[key] = [study.date, study.count]
+                counts[key] = [study.date, study.count]
             else:
                 failed.append(study.date)
                 self.result.pending += 1
         mark = min([d for d in failed if d] or [today.strftime("%Y%m%d")])
         keep = _since(mark, self.source)
-        studies = {k: v for k, v in state.studies.items() if not keep or str(v[0]) >= keep}
-        return _State(mark, studies)
+        studies = {k: v for k, v in counts.items() if not keep or str(v[0]) >= keep}
+        return State(cursor=mark, marks={"studies": studies})
 
     def _find(self, since: str) -> list[_Study]:
         query = Dataset()
@@ -177,7 +169,7 @@ class _Puller:
         query = Dataset()
         query.QueryRetrieveLevel = "STUDY"
         query.StudyInstanceUID = study.uid
-        folder = self.files / _digest(study.uid, 20)
+        folder = self.files / uid_digest(study.uid, 20)
         code = -1
         try:
             with self._association(folder) as assoc:
@@ -213,7 +205,7 @@ class _Puller:
 
     def _store_into(self, folder: Path) -> Any:
         def store(event: Any) -> int:
-            target = folder / f"{_digest(str(event.request.AffectedSOPInstanceUID), 32)}.dcm"
+            target = folder / f"{uid_digest(str(event.request.AffectedSOPInstanceUID), 32)}.dcm"
             if target.exists():
                 self.result.already += 1
                 return _SUCCESS
@@ -275,31 +267,3 @@ def _since(mark: str, source: DimseSource) -> str:
         return source.start_date
     day = datetime.strptime(mark, "%Y%m%d") - timedelta(days=source.overlap_days)
     return day.strftime("%Y%m%d")
-
-
-def _load_state(path: Path) -> _State:
-    """The saved state; a fresh one when there is none.
-
-    Raises:
-        StorageError: the file cannot be read or lacks the mark or the counts.
-
-    """
-    if not path.exists():
-        return _State()
-    try:
-        doc = json.loads(path.read_bytes())
-        return _State(str(doc["cursor"]), dict(doc["studies"]))
-    except (ValueError, KeyError, TypeError, OSError) as exc:
-        raise StorageError(f"state file {str(path)!r} is unreadable ({exc!r}); restore it, or "
-                           "delete it to query the PACS from start_date again") from None
-
-
-def _save_state(path: Path, state: _State, partial: Path) -> None:
-    doc = {"version": _STATE_VERSION, "cursor": state.cursor, "studies": state.studies,
-           "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    write_durably(json.dumps(doc, indent=1, sort_keys=True).encode(),
-                  partial / f"{path.name}.tmp", path)
-
-
-def _digest(uid: str, length: int) -> str:
-    return hashlib.sha1(uid.encode("ascii", "replace"), usedforsecurity=False).hexdigest()[:length]

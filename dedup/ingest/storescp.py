@@ -48,7 +48,7 @@ _REJECT_PERMANENT, _SERVICE_USER, _CALLING_AE_NOT_RECOGNISED = 0x01, 0x01, 0x03
 
 def study_folder(spool: Path, study_uid: str) -> Path:
     """The spool folder of one study (a digest of its Study Instance UID)."""
-    return spool / _digest(study_uid, 20)
+    return spool / uid_digest(study_uid, 20)
 
 
 class StorageSCP:
@@ -116,7 +116,7 @@ class StorageSCP:
             log.warning("instance refused: empty Study or SOP Instance UID")
             return _CANNOT_UNDERSTAND
         folder = study_folder(self.spool, study_uid)
-        name = f"{_digest(sop_uid, 32)}-{self._prefix}-{next(self._arrivals)}.dcm"
+        name = f"{uid_digest(sop_uid, 32)}-{self._prefix}-{next(self._arrivals)}.dcm"
         try:
             write_durably(event.encoded_dataset(), self.partial / f"{name}.part",
                            folder / name)
@@ -149,5 +149,6 @@ def write_durably(data: bytes, temporary: Path, target: Path) -> None:
         fsync_dir(target.parent.parent)
 
 
-def _digest(uid: str, length: int) -> str:
+def uid_digest(uid: str, length: int) -> str:
+    """A file or folder name for a UID: the first ``length`` hex digits of its SHA-1."""
     return hashlib.sha1(uid.encode("ascii", "replace"), usedforsecurity=False).hexdigest()[:length]
