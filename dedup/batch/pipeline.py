@@ -125,8 +125,8 @@ def _commit(archive: Archive, run_id: int, batch: list[Instance | Quarantined],
 
 
 def _preload() -> None:
-    """Import what matching needs (SciPy via datasketch, Splink) while workers read files."""
-    for module in ("datasketch", "splink"):
+    """Import what matching needs (Splink) while workers read files."""
+    for module in ("splink",):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
 
@@ -147,6 +147,8 @@ def _worker_context(settings: Settings) -> BaseContext | None:
     """
     if settings.worker_count == 1:
         return None
+    # the signature's matrices are tiny: BLAS threads would only spin against the workers
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["dedup.fingerprint.instance"])
     forkserver.ensure_running()

@@ -1,7 +1,6 @@
 """Normalised header tokens: what a study's header MinHash is computed over.
 
-Kept apart from :mod:`dedup.fingerprint.signature` so worker processes need not import
-datasketch (and SciPy behind it) just to list tokens.
+Kept apart from :mod:`dedup.fingerprint.signature`, which the worker processes do not need.
 """
 
 from __future__ import annotations

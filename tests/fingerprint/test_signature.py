@@ -53,3 +53,21 @@ def test_header_tokens_ignore_identity() -> None:
     assert "mod:CT" in tokens and "pos:2|AXIAL|0.0/0.0/12.5" in tokens
     assert not any("DOE" in t or "1.2.3" in t for t in tokens)
     assert header_tokens({**values, "PatientName": "X^Y", "StudyInstanceUID": "9"}) == tokens
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sets(st.binary(min_size=0, max_size=40), max_size=60), st.sampled_from([16, 128]))
+def test_minhash_is_datasketchs_affine32_scheme(values: set[bytes], num_perm: int) -> None:
+    from datasketch import MinHash
+
+    reference = MinHash(num_perm=num_perm, seed=1, scheme="affine32")
+    reference.update_batch(list(values))
+    assert np.array_equal(minhash(values, num_perm), reference.hashvalues)
+    assert minhash(values, num_perm).dtype == np.uint32
+
+
+def test_minhash_of_many_tokens_is_chunked_alike() -> None:
+    many = {f"px{i}".encode() for i in range(10_000)}
+    whole = minhash(many, 128)
+    assert np.array_equal(whole, merge(minhash(list(many)[:3_000], 128),
+                                       minhash(list(many)[3_000:], 128)))
