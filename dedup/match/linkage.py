@@ -147,11 +147,20 @@ def score_pairs(patients: pl.DataFrame, *, prior: float, threshold: float) -> pl
               "match_probability": pl.Float64, "match_weight": pl.Float64,
               "linked": pl.Boolean, "reasons": pl.String}
     table = features(patients.filter(pl.col("birth_date").is_not_null()))
-    if table.height < 2 or not table["is_new"].any():
+    if not _has_blocked_pairs(table):  # Splink is not started for nothing to score
         return pl.DataFrame(schema=schema)
     scored = _predict(table, prior)
     rows = [_decide(row, threshold) for row in scored.iter_rows(named=True)]
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _has_blocked_pairs(table: pl.DataFrame) -> bool:
+    """Whether the blocking rule of :func:`_predict` makes any pair.
+
+    It does where a birth date is shared by two records, one of them new.
+    """
+    shared = table.group_by("birth_date").agg(records=pl.len(), new=pl.col("is_new").any())
+    return not shared.filter((pl.col("records") > 1) & pl.col("new")).is_empty()
 
 
 def _predict(table: pl.DataFrame, prior: float) -> pl.DataFrame:

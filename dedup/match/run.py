@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,9 +167,12 @@ def _verify(archive: Archive, pairs: pl.DataFrame, repeats: pl.DataFrame,
                cand.detail_signatures(archive, sorted(keys), uninformative).items()}
     studies = _studies(archive, set(table["study_key"]) | set(table["other_key"]))
     limits = copy_limits(settings)
+    rows = list(table.iter_rows(named=True))
+    # numpy lets go of the GIL while it compares signatures: one thread per core
+    with ThreadPoolExecutor(settings.worker_count, thread_name_prefix="dedup-verify") as pool:
+        evidences = pool.map(lambda row: _evidence(row, details, limits), rows)
     out = []
-    for row in table.iter_rows(named=True):
-        evidence = _evidence(row, details, limits)
+    for row, evidence in zip(rows, evidences, strict=True):
         verdict = classify(evidence, settings)
         if verdict is not None:
             out.append(orient(verdict, studies[row["study_key"]], studies[row["other_key"]],

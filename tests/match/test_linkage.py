@@ -74,3 +74,23 @@ def test_names_normalise() -> None:
     assert normalise_name("Hans Mueller").words == ["HANS", "MUELLER"]
     assert normalise_name("YAMADA^TARO=山田^太郎").family == "YAMADA"
     assert normalise_name(None).words == []
+
+
+def test_records_without_a_shared_birth_date_are_not_scored() -> None:
+    """Splink's blocking rule makes no pair: nothing is scored (and Splink not started)."""
+    from dedup.match.linkage import _has_blocked_pairs, features
+
+    def table(births: list[date], new: list[bool]) -> pl.DataFrame:
+        return features(pl.DataFrame({
+            "patient_key": list(range(len(births))), "issuer": ["A"] * len(births),
+            "name": ["DOE^JANE"] * len(births), "birth_date": births,
+            "sex": ["F"] * len(births), "is_new": new}))
+
+    days = [date(1960, 1, 1), date(1960, 1, 2), date(1960, 1, 2)]
+    assert _has_blocked_pairs(table(days, [False, False, True]))
+    assert not _has_blocked_pairs(table(days, [True, False, False]))  # its date is its own
+    assert not _has_blocked_pairs(table(days[:2], [True, True]))
+    assert score_pairs(pl.DataFrame({
+        "patient_key": [1, 2], "issuer": ["A", "A"], "name": ["DOE^JANE", "DOE^JANE"],
+        "birth_date": days[:2], "sex": ["F", "F"], "is_new": [True, True]}),
+        prior=0.001, threshold=0.9).is_empty()
