@@ -168,16 +168,28 @@ def _verify(archive: Archive, pairs: pl.DataFrame, repeats: pl.DataFrame,
     studies = _studies(archive, set(table["study_key"]) | set(table["other_key"]))
     limits = copy_limits(settings)
     rows = list(table.iter_rows(named=True))
-    # numpy lets go of the GIL while it compares signatures: one thread per core
-    with ThreadPoolExecutor(settings.worker_count, thread_name_prefix="dedup-verify") as pool:
-        evidences = pool.map(lambda row: _evidence(row, details, limits), rows)
     out = []
-    for row, evidence in zip(rows, evidences, strict=True):
+    for row, evidence in zip(rows, _all_evidence(rows, details, limits, settings.worker_count),
+                             strict=True):
         verdict = classify(evidence, settings)
         if verdict is not None:
             out.append(orient(verdict, studies[row["study_key"]], studies[row["other_key"]],
                               evidence))
     return out
+
+
+def _all_evidence(rows: list[dict[str, Any]], details: dict[int, SignatureSet],
+                  limits: CopyLimits, threads: int) -> list[PairEvidence]:
+    """:func:`_evidence` of every row, in order, on ``threads`` threads.
+
+    numpy lets go of the GIL while it compares signatures, so the threads share the cores;
+    each takes runs of rows (a pair of small studies is quicker than handing it over).
+    """
+    size = max(1, -(-len(rows) // (threads * 8)))
+    runs = [rows[start:start + size] for start in range(0, len(rows), size)]
+    with ThreadPoolExecutor(threads, thread_name_prefix="dedup-verify") as pool:
+        done = list(pool.map(lambda run: [_evidence(row, details, limits) for row in run], runs))
+    return [evidence for run in done for evidence in run]
 
 
 def _evidence(row: dict[str, Any], details: dict[int, SignatureSet],
