@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import multiprocessing
 import os
 import threading
 import time
@@ -17,7 +16,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import islice
-from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from dedup.archive.db import Archive, batch_lock
 from dedup.archive.publish import publish
 from dedup.archive.writer import BatchCounts, commit_batch
 from dedup.batch.runs import RunTotals, check_signature_settings, recorded_run
+from dedup.batch.workers import worker_context
 from dedup.check.log import fold_check_log
 from dedup.config import Settings
 from dedup.errors import NothingDone
@@ -66,7 +65,7 @@ def index(paths: Iterable[str | Path], settings: Settings,
 
     """
     started = time.monotonic()
-    context = _worker_context(settings)  # its server imports while the archive opens
+    context = worker_context(settings)  # its server imports while the archive opens
     loader = threading.Thread(target=_preload, name="dedup-preload", daemon=True)
     loader.start()
     with batch_lock(settings.archive), Archive.open(settings.archive) as archive:
@@ -136,23 +135,6 @@ def _reasons_text(reasons: dict[str, int]) -> str:
 
 
 _Item = Instance | Quarantined | None  # None marks one input skipped as unchanged
-
-
-def _worker_context(settings: Settings) -> BaseContext | None:
-    """The forkserver context of the worker processes, its server started (None: serial).
-
-    Workers fork from a clean server that has imported what they need, not from this
-    process (which has DuckDB threads running), and start in milliseconds. The server is
-    started first thing, so its imports overlap the opening of the archive and the walk.
-    """
-    if settings.worker_count == 1:
-        return None
-    # the signature's matrices are tiny: BLAS threads would only spin against the workers
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["dedup.fingerprint.instance"])
-    forkserver.ensure_running()
-    return context
 
 
 def _stream(paths: Iterable[str | Path], archive: Archive, settings: Settings,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from dedup.batch.workers import worker_context
 from dedup.cli.options import ArchiveOption, SummaryFormatOption, WorkersOption
 from dedup.cli.output import SummaryFormat, emit_json, log, progress_reporter
 from dedup.config import Settings
@@ -29,11 +30,12 @@ def index(
     fmt: SummaryFormatOption = SummaryFormat.TABLE,
 ) -> None:
     """Index DICOM studies: fingerprint new files and commit them to the archive."""
-    from dedup.batch.pipeline import index as run_index  # here: every command starts sooner
-
     try:
         settings = Settings(archive=str(archive), workers=workers).with_env()
         _require_inputs(paths)
+        worker_context(settings)  # the workers' server imports while this process does
+        from dedup.batch.pipeline import index as run_index  # here: other commands start sooner
+
         with progress_reporter("indexing") as progress, \
                 disk_full_is_storage_error(settings.archive):
             summary = run_index(paths, settings, progress)
