@@ -115,14 +115,18 @@ def words(bits: bytes) -> np.ndarray:
 def bit_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Differing bits (int32) between every column of words ``a`` and every one of ``b``.
 
-    Counted word by word (XOR and population count, no floating point, no BLAS threads).
+    Counted with XOR and population count (no floating point, no BLAS threads): for a few
+    images all words in one pass, else word by word (no large temporary).
     """
+    if a.shape[1] * b.shape[1] <= _ONE_PASS:
+        return _popcount(a[:, :, None] ^ b[:, None, :]).sum(axis=0, dtype=np.int32)
     out = np.zeros((a.shape[1], b.shape[1]), np.uint16)
     for word_a, word_b in zip(a, b, strict=True):
         out += _popcount(word_a[:, None] ^ word_b[None, :])
     return out.astype(np.int32)
 
 
+_ONE_PASS = 1024  # image pairs up to which all words are counted at once (about 10x faster)
 _BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1, np.uint8)
 
 
