@@ -62,12 +62,14 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
 
-# Matching at scale (1M archived signatures, 10k incoming) and matching accuracy (README).
+# Matching at scale (1M archived signatures, 10k incoming; populations of look-alike studies
+# of growing size, BASELINE=DIR beside) and matching accuracy (README).
 bench-check: $(STAMP)
 	$(BIN)/python benchmarks/check_latency.py
 
 bench-match: $(STAMP)
 	$(BIN)/python benchmarks/match_scale.py
+	$(BIN)/python benchmarks/match_growth.py $(if $(BASELINE),--baseline $(BASELINE))
 
 eval: $(STAMP) system-deps
 	$(BIN)/python benchmarks/eval_matching.py --out eval-out --seeds 4 --population 1000 \
