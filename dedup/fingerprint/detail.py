@@ -52,6 +52,7 @@ byte) is refused with :class:`ValueError`; its studies must be indexed again.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -259,12 +260,23 @@ def _by_size(x: SignatureSet, y: SignatureSet,
     """``test`` of every image size of ``x`` against every one of ``y``.
 
     A study holds a few sizes among hundreds of images: the test runs on the distinct sizes
-    and the answers are spread by index (or stay one 0-d answer, if each has one size).
+    (once per pair of size lists: an archive has few) and the answers are spread by index
+    (or stay one 0-d answer, if each has one size).
     """
-    table = test(x.kinds[:, None, :], y.kinds[None, :, :])
+    table = _size_table(test, x.kinds.tobytes(), y.kinds.tobytes())
     if table.size == 1:  # one size each: the answer for every pair (a 0-d array)
         return table.reshape(())
     return table[x.kind[:, None], y.kind[None, :]]
+
+
+@functools.lru_cache(maxsize=1024)
+def _size_table(test: Callable[[np.ndarray, np.ndarray], np.ndarray], x: bytes, y: bytes
+                ) -> np.ndarray:
+    """``test`` of every size of ``x`` against every one of ``y`` (``kinds`` as bytes)."""
+    a, b = (np.frombuffer(kinds, np.int64).reshape(-1, 2) for kinds in (x, y))
+    table = test(a[:, None, :], b[None, :, :])
+    table.flags.writeable = False  # shared by every caller
+    return table
 
 
 def _same_sizes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
