@@ -124,10 +124,9 @@ def _commit(archive: Archive, run_id: int, batch: list[Instance | Quarantined],
 
 
 def _preload() -> None:
-    """Import what matching needs (Splink) while workers read files."""
-    for module in ("splink",):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
+    """Import Splink, which matching needs, while workers read files."""
+    with contextlib.suppress(ImportError):
+        importlib.import_module("splink")
 
 
 def _reasons_text(reasons: dict[str, int]) -> str:
