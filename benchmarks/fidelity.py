@@ -32,6 +32,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from checkouts import checkout_env, run_under
+
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dedup-bench"
 #: lossy copies made once from pydicom's images and the corpus's (tool, its arguments)
@@ -165,10 +167,7 @@ def records(paths: list[str]) -> dict[str, str]:
 
 
 def _run_records(code: Path, paths_file: Path) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    out = subprocess.run([sys.executable, __file__, "--records", str(paths_file)], env=env,
-                         check=True, capture_output=True, text=True, cwd=code).stdout
-    result: dict[str, str] = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, str] = run_under(code, __file__, "--records", str(paths_file), cwd=code)
     return result
 
 
@@ -204,15 +203,12 @@ def dump_archive(archive: str) -> dict[str, str]:
 
 
 def _index(code: Path, runs: list[list[Path]], archive: Path) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(code)}
     archive.unlink(missing_ok=True)
     for folders in runs:
         subprocess.run([sys.executable, "-m", "dedup", "index", *map(str, folders),
-                        "--archive", str(archive), "--workers", "2"], env=env, check=False,
-                       capture_output=True, cwd=code)
-    out = subprocess.run([sys.executable, __file__, "--dump", str(archive)], env=env,
-                         check=True, capture_output=True, text=True, cwd=code).stdout
-    result: dict[str, str] = json.loads(out.strip().splitlines()[-1])
+                        "--archive", str(archive), "--workers", "2"], env=checkout_env(code),
+                       check=False, capture_output=True, cwd=code)
+    result: dict[str, str] = run_under(code, __file__, "--dump", str(archive), cwd=code)
     return result
 
 

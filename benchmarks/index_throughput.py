@@ -45,6 +45,7 @@ from pathlib import Path
 
 import psutil
 import xxhash
+from checkouts import checkout_env
 from pydicom import dcmread
 
 REPO = Path(__file__).resolve().parent.parent
@@ -156,7 +157,7 @@ def dedup_index(corpus: Path, archive: Path, code: Path) -> Measured:
     """Run ``dedup index`` with the code in ``code``, as a user runs it, into a fresh archive."""
     shutil.rmtree(archive.parent, ignore_errors=True)
     archive.parent.mkdir(parents=True)
-    env = {**os.environ, "PYTHONPATH": str(code)}
+    env = checkout_env(code)
     cmd = [sys.executable, "-m", "dedup", "index", str(corpus), "--archive", str(archive),
            "--format", "json"]
     start = time.perf_counter()

@@ -23,11 +23,9 @@ import argparse
 import itertools
 import math
 import os
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from index_throughput import REPO, dedup_index  # a sibling script
+from index_throughput import REPO, dedup_index  # a sibling script (its folder is on the path)
 
 from dedup.synth.population import make_population
 

@@ -17,10 +17,11 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from checkouts import run_under
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dedup-bench"
@@ -53,10 +54,7 @@ def one_pass(archive: str) -> dict[str, object]:
 
 
 def _run(code: Path, archive: Path) -> dict[str, object]:
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    out = subprocess.run([sys.executable, __file__, "--pass", str(archive)], env=env,
-                         check=True, capture_output=True, text=True, cwd=code).stdout
-    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, object] = run_under(code, __file__, "--pass", str(archive), cwd=code)
     return result
 
 

@@ -28,13 +28,13 @@ import json
 import os
 import pickle
 import statistics
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from checkouts import run_under
 
 REPO = Path(__file__).resolve().parent.parent
 STAGES = ("read", "file hash", "header walk", "pixels", "blank", "pixel hash", "acquisition",
@@ -117,11 +117,8 @@ def _worker(paths_file: str, core: int) -> None:
 
 def run_pass(code: Path, paths_file: Path, core: int) -> dict[str, dict[str, float]]:
     """One pass in a fresh process that imports ``dedup`` from ``code``."""
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    out = subprocess.run([sys.executable, __file__, "--worker", str(paths_file),
-                          "--core", str(core)], env=env, check=True, capture_output=True,
-                         text=True).stdout
-    result: dict[str, dict[str, float]] = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, dict[str, float]] = run_under(code, __file__, "--worker", str(paths_file),
+                                                    "--core", str(core))
     return result
 
 
